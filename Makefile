@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` serves the explorer, `make test` runs the tests.
+# Both create the virtual environment in .venv/ on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 5006
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
+
+.PHONY: demo test test-fast bench install clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first: the CPU build (a plain `torch` would pull a CUDA build of several GB).
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m explorer.warmup
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/panel serve app.py --address 127.0.0.1 --port $(PORT) --allow-websocket-origin=127.0.0.1:$(PORT) --allow-websocket-origin=localhost:$(PORT)
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not browser and not slow"
+
+bench: install
+	$(PY) benchmarks/run_benchmarks.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache test-artifacts

@@ -1,0 +1,1 @@
+"""Attribution methods (ISM, integrated gradients, DeepLIFT/SHAP, saliency). No UI imports."""

@@ -1,0 +1,1 @@
+"""Input/output: sequences, loci, models and variants. Imports no UI library."""

@@ -1,0 +1,182 @@
+"""DNA strings <-> one-hot tensors, reverse complement and dinucleotide shuffles.
+
+Conventions (see :mod:`explorer`): one-hot tensors are ``torch.float32`` of shape
+``(4, L)`` or ``(N, 4, L)`` in ``A, C, G, T`` order. Lowercase bases are accepted.
+``N`` and the IUPAC ambiguity codes encode as all-zero columns and decode as ``N``.
+Positions in error messages are 1-based, as a person counts them.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+ALPHABET = "ACGT"
+#: IUPAC ambiguity codes accepted in input; they encode as all-zero columns.
+AMBIGUITY_CODES = "NRYSWKMBDHV"
+
+_LOOKUP = np.full(256, -2, dtype=np.int8)  # -2: invalid, -1: ambiguous (zero column)
+for _i, _b in enumerate(ALPHABET):
+    _LOOKUP[ord(_b)] = _i
+    _LOOKUP[ord(_b.lower())] = _i
+for _b in AMBIGUITY_CODES:
+    _LOOKUP[ord(_b)] = -1
+    _LOOKUP[ord(_b.lower())] = -1
+
+_COMPLEMENT = str.maketrans("ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb")
+
+
+def _codes(sequence: str) -> np.ndarray:
+    """Return per-base codes (0-3 for ACGT, -1 for ambiguous); raise on anything else."""
+    if not isinstance(sequence, str):
+        raise TypeError(f"sequence must be a str, got {type(sequence).__name__}")
+    try:
+        raw = np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        for i, ch in enumerate(sequence):
+            if ord(ch) > 127:
+                raise ValueError(
+                    f"invalid character {ch!r} at position {i + 1} (1-based); "
+                    f"a DNA sequence may hold only A, C, G, T and the IUPAC codes "
+                    f"{AMBIGUITY_CODES} (any case)"
+                ) from None
+        raise
+    codes = _LOOKUP[raw]
+    bad = np.flatnonzero(codes == -2)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"invalid character {sequence[i]!r} at position {i + 1} (1-based)"
+            f"{f' and {bad.size - 1} more' if bad.size > 1 else ''}; a DNA sequence may hold "
+            f"only A, C, G, T and the IUPAC codes {AMBIGUITY_CODES} (any case)"
+        )
+    return codes
+
+
+def validate_sequence(sequence: str) -> str:
+    """Check a DNA string and return it upper-cased, with whitespace removed.
+
+    Raises
+    ------
+    ValueError
+        On any character other than ACGT and the IUPAC codes, naming the character and
+        its 1-based position (counted after whitespace is removed).
+    """
+    cleaned = "".join(sequence.split())
+    if not cleaned:
+        raise ValueError("the sequence is empty")
+    _codes(cleaned)
+    return cleaned.upper()
+
+
+def one_hot_encode(sequence: str | Sequence[str]) -> torch.Tensor:
+    """Encode DNA as one-hot.
+
+    Parameters
+    ----------
+    sequence : str or list of str
+        One sequence, or several of equal length. Case is ignored; N and the IUPAC
+        ambiguity codes become all-zero columns.
+
+    Returns
+    -------
+    torch.Tensor
+        ``float32``, shape ``(4, L)`` for a string, ``(N, 4, L)`` for a list, rows in
+        ``A, C, G, T`` order.
+
+    Raises
+    ------
+    ValueError
+        For an invalid character (named, with its 1-based position) or sequences of
+        different lengths.
+    """
+    if isinstance(sequence, str):
+        codes = _codes(sequence)
+        out = np.zeros((4, codes.size), dtype=np.float32)
+        ok = codes >= 0
+        out[codes[ok], np.flatnonzero(ok)] = 1.0
+        return torch.from_numpy(out)
+    seqs = list(sequence)
+    if not seqs:
+        raise ValueError("no sequences to encode")
+    lengths = {len(s) for s in seqs}
+    if len(lengths) > 1:
+        raise ValueError(f"sequences must all have the same length to stack; got lengths {sorted(lengths)}")
+    return torch.stack([one_hot_encode(s) for s in seqs])
+
+
+def one_hot_decode(one_hot: torch.Tensor | np.ndarray) -> str | list[str]:
+    """Decode a one-hot ``(4, L)`` tensor to a string (``(N, 4, L)`` to a list of strings).
+
+    A column that is not exactly one-hot (all zero, or several ones) decodes as ``N``.
+    """
+    x = torch.as_tensor(one_hot)
+    if x.ndim == 3:
+        return [one_hot_decode(row) for row in x]
+    if x.ndim != 2 or x.shape[0] != 4:
+        raise ValueError(f"one-hot input must have shape (4, L) or (N, 4, L); got {tuple(x.shape)}")
+    x = x.detach().cpu().numpy()
+    idx = x.argmax(axis=0)
+    valid = (x.sum(axis=0) == 1) & (x.max(axis=0) == 1)
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)[idx]
+    letters = np.where(valid, letters, ord("N")).astype(np.uint8)
+    return letters.tobytes().decode("ascii")
+
+
+def reverse_complement(sequence: str | torch.Tensor) -> str | torch.Tensor:
+    """Reverse complement a DNA string (IUPAC-aware, case kept) or a one-hot tensor.
+
+    For a tensor of shape ``(..., 4, L)`` in ACGT order, both the alphabet axis and the
+    length axis are flipped (A<->T, C<->G).
+    """
+    if isinstance(sequence, str):
+        _codes(sequence)
+        return sequence.translate(_COMPLEMENT)[::-1]
+    x = torch.as_tensor(sequence)
+    if x.ndim < 2 or x.shape[-2] != 4:
+        raise ValueError(f"one-hot input must have shape (..., 4, L); got {tuple(x.shape)}")
+    return torch.flip(x, dims=(-2, -1))
+
+
+def dinucleotide_shuffle(
+    sequence: str | torch.Tensor, n: int = 1, random_state: int = 0
+) -> torch.Tensor:
+    """Seeded dinucleotide shuffles (same dinucleotide counts, first and last base kept).
+
+    Uses :func:`tangermeme.ersatz.dinucleotide_shuffle` (Eulerian-path shuffle).
+
+    Parameters
+    ----------
+    sequence : str or torch.Tensor, shape ``(4, L)``
+        One sequence. All-zero (N) columns are allowed and stay in the shuffle.
+    n : int
+        Number of shuffles.
+    random_state : int
+        Seed; the same seed gives the same shuffles.
+
+    Returns
+    -------
+    torch.Tensor
+        ``float32``, shape ``(n, 4, L)``.
+    """
+    from tangermeme.ersatz import dinucleotide_shuffle as _shuffle
+
+    x = one_hot_encode(sequence) if isinstance(sequence, str) else torch.as_tensor(sequence)
+    if x.ndim != 2 or x.shape[0] != 4:
+        raise ValueError(f"expected one sequence of shape (4, L); got {tuple(x.shape)}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1; got n={n}")
+    shuffled = _shuffle(x.unsqueeze(0).to(torch.int8).cpu(), n=n, random_state=random_state, allow_N=True)
+    return shuffled[0].to(torch.float32)
+
+
+def gc_content(sequence: str) -> float:
+    """Fraction of G and C among the unambiguous bases of ``sequence`` (0 if none)."""
+    codes = _codes(sequence)
+    known = codes >= 0
+    if not known.any():
+        return 0.0
+    return float(np.isin(codes[known], (1, 2)).mean())
+
