@@ -298,7 +298,7 @@ def _torch_load(path: Path, trusted: bool) -> Any:
                 f"trust where it came from, load it with trusted=True (in the app: tick "
                 f"'I trust this file'); better, export it as TorchScript."
             ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for non-model files
         raise ModelLoadError(
             f"{path.name} is not a PyTorch model file ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0][:200] if str(exc) else 'unreadable'}). Expected TorchScript "
