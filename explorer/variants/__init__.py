@@ -13,6 +13,9 @@ from explorer.variants.effects import (
     variant_effect,
     variant_window,
 )
+from explorer.variants.refalt import RefAltAttribution, VariantAlignment, alternative_locus, ref_alt_attributions
+from explorer.variants.describe import describe_variant_effect, motif_changes, variant_motif_report
+from explorer.variants.export import merge_measured, variant_table_tsv
 from explorer.variants.measured import (
     Comparison,
     ElementPlacement,
@@ -27,4 +30,7 @@ __all__ = [
     "variant_effect", "check_variants", "variant_window", "effects_from_ism",
     "load_measured_effects", "place_measured", "find_element", "ElementPlacement",
     "compare_measured", "Comparison",
+    "ref_alt_attributions", "RefAltAttribution", "VariantAlignment", "alternative_locus",
+    "motif_changes", "describe_variant_effect", "variant_motif_report",
+    "merge_measured", "variant_table_tsv",
 ]
