@@ -1,0 +1,93 @@
+"""Warm numba's on-disk cache for memelite's TOMTOM and FIMO: ``python -m explorer.warmup``.
+
+memelite compiles its kernels with numba on first use (about a minute for TOMTOM and 10-20 s
+for FIMO on 2 cores). numba can keep the compiled code on disk in ``NUMBA_CACHE_DIR``
+(``make`` sets it to ``.cache/numba`` in the project); this script runs TOMTOM and FIMO
+once, through the same code paths and dtypes as :func:`explorer.match_motifs` and
+:func:`explorer.scan_motifs`, so that the compiled code lands there and no user waits for
+it on a click. ``make install`` runs it; running it again is quick (a few seconds: the
+cache is only loaded) and changes nothing.
+
+A process still pays about 1-3 s to load the cached code on its first TOMTOM/FIMO call;
+an app can call :func:`warm` in a background thread at start to take that off the first click.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+#: a call slower than this (seconds) is taken to have compiled rather than loaded the cache
+COMPILED_AFTER_S = 8.0
+
+
+def _toy_inputs():
+    from explorer.attribution.result import Attribution
+    from explorer.io.sequences import one_hot_encode
+    from explorer.motifs.databases import METADATA_COLUMNS, MotifDatabase
+
+    rng = np.random.default_rng(0)
+    names = [f"toy{i}" for i in range(30)]  # >= 25, below which memelite's TOMTOM warns
+    pwms = {n: torch.from_numpy(rng.dirichlet([0.5] * 4, size=int(rng.integers(6, 16))).T.copy()).float()
+            for n in names}
+    meta = pd.DataFrame([{c: "" for c in METADATA_COLUMNS} | {"matrix_id": n, "tf_name": n,
+                                                             "width": p.shape[1]}
+                         for n, p in pwms.items()], index=names)
+    db = MotifDatabase(pwms, meta, name="warm-up motifs", source="random")
+    seq = "".join(rng.choice(list("ACGT"), 200))
+    x = one_hot_encode(seq)
+    per_base = np.zeros(200, dtype=np.float32)
+    per_base[90:110] = 1.0
+    att = Attribution(values=x * torch.from_numpy(per_base), one_hot=x, method="saliency", target="warm-up")
+    return db, att
+
+
+def warm(verbose: bool = True) -> dict[str, float]:
+    """Run TOMTOM and FIMO once on toy inputs; return the seconds each took.
+
+    Idempotent. With a warm ``NUMBA_CACHE_DIR`` it takes a few seconds (loading the cache).
+    """
+    from explorer.motifs.matching import match_motifs
+    from explorer.motifs.scanning import scan_motifs
+    from explorer.motifs.seqlets import call_seqlets
+
+    db, att = _toy_inputs()
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    seqlets = call_seqlets(att)
+    if len(seqlets) == 0:  # cannot happen with the toy map; keep TOMTOM warmed regardless
+        seqlets = pd.DataFrame({"start": [90], "end": [110], "genome_start": [90], "genome_end": [110],
+                                "score": [20.0], "matrix": [att.contribution[:, 90:110].numpy()]})
+    match_motifs(att, seqlets, db, top_k=1)
+    times["TOMTOM"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scan_motifs(att, db, threshold=1e-3)
+    times["FIMO"] = time.perf_counter() - t
+    if verbose:
+        for name, sec in times.items():
+            state = "compiled and cached" if sec > COMPILED_AFTER_S else "already warm (loaded from the cache)"
+            print(f"explorer.warmup: memelite {name}: {state} in {sec:.1f} s")
+    return times
+
+
+def main() -> int:
+    cache = os.environ.get("NUMBA_CACHE_DIR")
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+        print(f"explorer.warmup: numba cache: NUMBA_CACHE_DIR={cache}")
+    else:
+        print("explorer.warmup: NUMBA_CACHE_DIR is not set; numba caches beside memelite's sources "
+              "(set NUMBA_CACHE_DIR to a writable folder if that is read-only; `make` sets it to .cache/numba)")
+    t = time.perf_counter()
+    warm(verbose=True)
+    print(f"explorer.warmup: done in {time.perf_counter() - t:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
