@@ -171,3 +171,47 @@ def test_compare_with_too_few_pairs_gives_nan():
     predicted = measured.rename(columns={"effect": "diff"}).assign(task="t")
     cmp = compare_measured(predicted, load_measured_effects(measured))
     assert cmp.n == 2 and np.isnan(cmp.pearson) and np.isnan(cmp.spearman)
+
+
+def test_measured_matrix_lays_effects_out_like_ism():
+    from explorer.variants import measured_matrix
+
+    sub = ex.load_locus(ex.SAMPLE_LOCUS, region="HUMHBB:61,901-62,300")
+    m = load_measured_effects(HBB, locus=sub)
+    mat = measured_matrix(m, sub, 50, 350)
+    assert mat.values.shape == (4, 300) and mat.positions[0] == 61_951
+    assert mat.n == len(m)  # the whole element (62,000-62,186) lies in the window
+    snv = m[m["kind"] == "snv"].iloc[5]
+    j = int(snv["locus_pos"]) - mat.positions[0]
+    assert mat.values["ACGT".index(snv["locus_alt"]), j] == snv["effect"]
+    ref_rows = ["ACGT".index(sub.sequence[50 + k]) for k in range(300)]
+    assert np.isnan(mat.values[ref_rows, np.arange(300)]).all()
+    assert np.isnan(mat.mean[:40]).all() and np.isfinite(mat.mean[60:200]).sum() > 100
+    d = m[m["is_deletion"]].iloc[0]
+    assert mat.deletion[int(d["locus_pos"]) - mat.positions[0]] == d["effect"]
+
+
+def test_compare_ism_with_measured_and_caption():
+    import torch
+
+    from explorer.io.architectures import SampleCNN
+    from explorer.io.models import ExplorerModel
+    from explorer.variants import compare_ism_measured, effects_from_ism, scatter_data
+
+    torch.manual_seed(0)
+    model = ExplorerModel(SampleCNN(channels=8, kernel_sizes=(9, 5, 5), dilations=(1, 2, 2)),
+                          {"tasks": ["CTCF", "SPI1"], "min_length": 100})
+    locus = _toy()
+    res = ex.attribute(model, locus, method="ism", target="CTCF", start=0, end=40, cache=False)
+    table = effects_from_ism(res)
+    # a "measurement" in genome coordinates on the minus strand, exactly -2 x the ISM entry
+    measured = pd.DataFrame({"chrom": "chr9", "pos": 2000 + 39 - (table["pos"] - locus.start - 1),
+                             "ref": [ex.reverse_complement(b) for b in table["ref"]],
+                             "alt": [ex.reverse_complement(b) for b in table["alt"]],
+                             "effect": -2.0 * table["diff"]})
+    placed = load_measured_effects(measured, locus=locus)
+    assert placed.attrs["placements"][0].strand == "-"
+    cmp = compare_ism_measured(res, placed)
+    assert cmp.n == 120 and cmp.pearson == pytest.approx(-1.0, abs=1e-6)
+    data, caption = scatter_data(cmp, model_note="A toy model.")
+    assert len(data) == 120 and caption.endswith("n = 120: strong negative agreement. A toy model.")

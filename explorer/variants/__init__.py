@@ -13,6 +13,7 @@ from explorer.variants.effects import (
     variant_effect,
     variant_window,
 )
+from explorer.variants.plotdata import MeasuredMatrix, compare_ism_measured, measured_matrix, scatter_data
 from explorer.variants.refalt import RefAltAttribution, VariantAlignment, alternative_locus, ref_alt_attributions
 from explorer.variants.describe import describe_variant_effect, motif_changes, variant_motif_report
 from explorer.variants.export import merge_measured, variant_table_tsv
@@ -33,4 +34,5 @@ __all__ = [
     "ref_alt_attributions", "RefAltAttribution", "VariantAlignment", "alternative_locus",
     "motif_changes", "describe_variant_effect", "variant_motif_report",
     "merge_measured", "variant_table_tsv",
+    "measured_matrix", "MeasuredMatrix", "compare_ism_measured", "scatter_data",
 ]
