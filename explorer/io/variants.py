@@ -267,7 +267,7 @@ def parse_variants(variants, locus=None) -> pd.DataFrame:
     locus : Locus, optional
         Gives the ``chrom`` of strings that name none, and, when given, every variant is
         checked against it (on its sequence, inside it, reference allele equal to the
-        locus's bases); see :func:`explorer.variants.check_variants`.
+        locus's bases); see :func:`check_variants`.
 
     Returns
     -------
@@ -311,10 +311,61 @@ def parse_variants(variants, locus=None) -> pd.DataFrame:
             f"strings; got {type(variants).__name__}"
         )
     if locus is not None:
-        from explorer.variants.effects import check_variants
-
         check_variants(locus, df)
     return df
+
+
+def _same_chrom(a: str, b: str) -> bool:
+    def norm(x: str) -> str:
+        x = str(x).strip()
+        return x[3:] if x.lower().startswith("chr") else x
+
+    return norm(a).lower() == norm(b).lower()
+
+
+def check_variants(locus, variants: pd.DataFrame) -> np.ndarray:
+    """Check variants against a locus; return their 0-based indices within it.
+
+    Rules: the variant's ``chrom`` is the locus's (``chr`` prefix and case ignored), its
+    reference allele lies wholly inside the locus, and equals the locus's bases there.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape ``(n_variants,)``
+
+    Raises
+    ------
+    ValueError
+        Naming the first offending variant and, for a reference mismatch, the base(s) found.
+    """
+    indices = np.empty(len(variants), dtype=np.int64)
+    for k, (chrom, pos, ref, alt, vid) in enumerate(
+            zip(variants["chrom"], variants["pos"], variants["ref"], variants["alt"], variants["id"])):
+        label = variant_label(chrom, pos, ref, alt)
+        named = label if vid == label else f"{label} ({vid})"
+        if not _same_chrom(chrom, locus.chrom):
+            raise ValueError(
+                f"variant {named} is on {chrom!r} but the locus is {locus} (sequence {locus.chrom!r}); "
+                f"variants must use the locus's sequence name and coordinates. For measured effects "
+                f"in genome coordinates, place them with explorer.load_measured_effects(path, locus=locus)."
+            )
+        r = allele_bases(ref)
+        i = int(pos) - 1 - locus.start
+        if i < 0 or i + len(r) > len(locus):
+            raise ValueError(
+                f"variant {named} lies outside the locus {locus}: its reference allele covers "
+                f"{chrom}:{int(pos):,}-{int(pos) + len(r) - 1:,} (1-based) but the locus spans "
+                f"{locus.start + 1:,}-{locus.end:,}. Load a larger locus or drop the variant."
+            )
+        found = locus.sequence[i:i + len(r)]
+        if found != r:
+            raise ValueError(
+                f"variant {named}: the reference allele {r} does not match the locus, which has "
+                f"{found} at {chrom}:{int(pos):,}{'' if len(r) == 1 else f'-{int(pos) + len(r) - 1:,}'} "
+                f"(1-based). Check the coordinates (1-based, same assembly as the locus) and the strand."
+            )
+        indices[k] = i
+    return indices
 
 
 _FILE_SUFFIXES = (".vcf", ".gz", ".bgz", ".tsv", ".csv", ".txt", ".tab")

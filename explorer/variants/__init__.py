@@ -6,9 +6,8 @@ are 1-based (VCF convention) on the table's ``chrom``; see :mod:`explorer.varian
 for the scoring window and the handling of indels.
 """
 
-from explorer.io.variants import parse_variants, read_measured_table, read_vcf
+from explorer.io.variants import check_variants, parse_variants, read_measured_table, read_vcf
 from explorer.variants.effects import (
-    check_variants,
     effects_from_ism,
     variant_effect,
     variant_window,

@@ -58,7 +58,7 @@ import pandas as pd
 import torch
 
 from explorer.io.sequences import one_hot_encode
-from explorer.io.variants import allele_bases, parse_variants, variant_label
+from explorer.io.variants import allele_bases, check_variants, parse_variants, variant_label
 
 #: loci up to this length are scored whole by any-length models when ``window=None``
 WHOLE_LOCUS_MAX = 10_000
@@ -147,59 +147,6 @@ def variant_window(sequence: str, index: int, ref: str, alt: str, length: int | 
     return VariantWindow(start, ref_seq, alt_seq, offset, max(pad_ref, pad_alt + pad_left))
 
 
-def _same_chrom(a: str, b: str) -> bool:
-    def norm(x: str) -> str:
-        x = str(x).strip()
-        return x[3:] if x.lower().startswith("chr") else x
-
-    return norm(a).lower() == norm(b).lower()
-
-
-def check_variants(locus, variants: pd.DataFrame) -> np.ndarray:
-    """Check variants against a locus; return their 0-based indices within it.
-
-    Rules: the variant's ``chrom`` is the locus's (``chr`` prefix and case ignored), its
-    reference allele lies wholly inside the locus, and equals the locus's bases there.
-
-    Returns
-    -------
-    numpy.ndarray of int, shape ``(n_variants,)``
-
-    Raises
-    ------
-    ValueError
-        Naming the first offending variant and, for a reference mismatch, the base(s) found.
-    """
-    indices = np.empty(len(variants), dtype=np.int64)
-    for k, (chrom, pos, ref, alt, vid) in enumerate(
-            zip(variants["chrom"], variants["pos"], variants["ref"], variants["alt"], variants["id"])):
-        label = variant_label(chrom, pos, ref, alt)
-        named = label if vid == label else f"{label} ({vid})"
-        if not _same_chrom(chrom, locus.chrom):
-            raise ValueError(
-                f"variant {named} is on {chrom!r} but the locus is {locus} (sequence {locus.chrom!r}); "
-                f"variants must use the locus's sequence name and coordinates. For measured effects "
-                f"in genome coordinates, place them with explorer.load_measured_effects(path, locus=locus)."
-            )
-        r = allele_bases(ref)
-        i = int(pos) - 1 - locus.start
-        if i < 0 or i + len(r) > len(locus):
-            raise ValueError(
-                f"variant {named} lies outside the locus {locus}: its reference allele covers "
-                f"{chrom}:{int(pos):,}-{int(pos) + len(r) - 1:,} (1-based) but the locus spans "
-                f"{locus.start + 1:,}-{locus.end:,}. Load a larger locus or drop the variant."
-            )
-        found = locus.sequence[i:i + len(r)]
-        if found != r:
-            raise ValueError(
-                f"variant {named}: the reference allele {r} does not match the locus, which has "
-                f"{found} at {chrom}:{int(pos):,}{'' if len(r) == 1 else f'-{int(pos) + len(r) - 1:,}'} "
-                f"(1-based). Check the coordinates (1-based, same assembly as the locus) and the strand."
-            )
-        indices[k] = i
-    return indices
-
-
 def scoring_window_length(model, locus, window=None) -> int | None:
     """The window length ``W`` used for ``model`` on ``locus``; None means the whole locus.
 
@@ -280,7 +227,7 @@ def score_sequences(model, sequences: Sequence[str], targets, *, batch_size: int
         ``(name, fn)`` pairs, ``fn`` mapping the model output to ``(N,)`` (e.g. from
         :func:`_resolve_targets`).
     batch_size : int
-        Sequences per forward pass.
+        Sequences per forward pass (halved and retried on out-of-memory).
     progress : callable, optional
         Called as ``progress(done, total)`` after each batch.
 
@@ -290,26 +237,29 @@ def score_sequences(model, sequences: Sequence[str], targets, *, batch_size: int
 
     The model is run in eval mode under ``torch.no_grad`` and left in the mode it was in.
     """
+    from explorer.attribution.device import model_device, run_in_batches
+
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
     n = len(sequences)
     scores = np.empty((n, len(targets)), dtype=np.float64)
-    device = getattr(model, "device", None)
-    if not isinstance(device, torch.device):
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = model_device(model)
     was_training = model.training
+
+    def run(i: int, j: int) -> np.ndarray:
+        x = one_hot_encode(list(sequences[i:j])).to(device)
+        y = model(x)
+        return np.stack([fn(y).detach().double().cpu().reshape(-1).numpy() for _, fn in targets], axis=1)
+
     try:
         model.eval()
         with torch.no_grad():
-            for a in range(0, n, batch_size):
-                x = one_hot_encode(list(sequences[a:a + batch_size])).to(device)
-                y = model(x)
-                for j, (_, fn) in enumerate(targets):
-                    scores[a:a + len(x), j] = fn(y).detach().double().cpu().reshape(-1).numpy()
-                if progress is not None:
-                    progress(min(a + batch_size, n), n)
+            chunks, _ = run_in_batches(run, n, batch_size, device,
+                                       on_batch=None if progress is None else (lambda done: progress(done, n)))
     finally:
         model.train(was_training)
+    if n:
+        scores[:] = np.concatenate(chunks, axis=0)
     return scores
 
 

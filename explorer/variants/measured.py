@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import signal, stats
 
 from explorer.io.sequences import reverse_complement
-from explorer.io.variants import allele_bases, measured_from_frame, read_measured_table
+from explorer.io.variants import _same_chrom, allele_bases, measured_from_frame, read_measured_table
 
 #: columns added by placing on a locus
 PLACED_COLUMNS = ["locus_chrom", "locus_pos", "locus_ref", "locus_alt", "strand", "placed",
@@ -238,8 +238,6 @@ def place_measured(measured: pd.DataFrame, locus, *, max_mismatches: int = MAX_M
         ``locus_ref``/``locus_alt`` on the locus's strand; ``placed`` False and ``locus_*``
         empty for elements that did not place), and one placement report per element.
     """
-    from explorer.variants.effects import _same_chrom
-
     out = measured.copy()
     out["locus_chrom"] = locus.chrom
     out["locus_pos"] = pd.array([pd.NA] * len(out), dtype="Int64")

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from explorer.io.variants import allele_bases, parse_variants
-from explorer.variants.effects import check_variants, variant_window
+from explorer.io.variants import allele_bases, check_variants, parse_variants
+from explorer.variants.effects import variant_window
 
 #: bases on each side of the variant explained when no window is given
 DEFAULT_FLANK = 50
