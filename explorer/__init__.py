@@ -70,6 +70,9 @@ _API = {
     "Target": "explorer.attribution.targets",
     "attribute": "explorer.attribution.api",
     "predict": "explorer.attribution.api",
+    "Cancelled": "explorer.attribution.progress",
+    "resolve_target": "explorer.attribution.targets",
+    "center_ism": "explorer.attribution.ism",
     # motifs
     "MotifDatabase": "explorer.motifs.databases",
     "jaspar": "explorer.motifs.databases",

@@ -81,11 +81,13 @@ class Attribution:
         Gradient methods: the attribution of the observed base (sum over the 4 rows of
         ``values * one_hot``). ISM: minus the mean effect of the three substitutions,
         i.e. how much the reference base matters (positive where mutating it lowers the
-        output). N positions get 0.
+        output). Mean-centred ISM (``options["ism_centered"]``): the value at the observed
+        base (``-mean`` of the four effects, i.e. 3/4 of the raw ISM per-base value).
+        N positions get 0.
         """
         v = self.values.detach().cpu().double()
         x = self.one_hot.detach().cpu().double()
-        if self.method == "ism":
+        if self.method == "ism" and not self.options.get("ism_centered"):
             known = x.sum(0) > 0
             out = -(v.sum(0) / 3.0)
             out[~known] = 0.0

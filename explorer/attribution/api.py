@@ -1,0 +1,315 @@
+"""``explorer.attribute`` and ``explorer.predict``: the attribution engine's public face."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from explorer.attribution import cache as _cache
+from explorer.attribution.device import default_batch_size, resolve_device, running_on, run_in_batches
+from explorer.attribution.ism import center_ism, check_one_hot, check_window, ism
+from explorer.attribution.progress import Cancelled, ProgressCallback, report
+from explorer.attribution.result import Attribution
+from explorer.attribution.targets import Target, describe_output, model_tasks, resolve_target
+
+__all__ = ["attribute", "predict", "Cancelled", "METHODS"]
+
+#: method -> its options and their defaults (anything else is an error, to catch typos)
+METHODS: dict[str, dict[str, Any]] = {
+    "ism": {"batch_size": None, "fast": "auto", "ism_centered": False},
+    "ig": {"baseline": "shuffle", "n_shuffles": 5, "n_steps": 64, "method": "gausslegendre",
+           "internal_batch_size": None, "random_state": 0, "tolerance": 0.01, "max_steps": 256},
+    "deeplift_shap": {"n_shuffles": 20, "random_state": 0, "batch_size": None, "head_rule": "auto",
+                      "head_steps": 32, "warning_threshold": 0.01},
+    "saliency": {},
+}
+#: options that do not change the numbers (left out of the cache key)
+_NOT_IN_KEY = {"batch_size", "internal_batch_size"}
+#: target options accepted by attribute (passed to resolve_target)
+_TARGET_OPTIONS = ("reduce", "window", "output")
+
+
+def _as_input(locus_or_onehot) -> tuple[torch.Tensor, str | None, int]:
+    """``(one_hot (4, L) float32 CPU, chrom or None, 0-based genome offset)``."""
+    if isinstance(locus_or_onehot, str):
+        from explorer.io.sequences import one_hot_encode, validate_sequence
+
+        return one_hot_encode(validate_sequence(locus_or_onehot)), None, 0
+    if hasattr(locus_or_onehot, "one_hot") and hasattr(locus_or_onehot, "chrom"):
+        locus = locus_or_onehot
+        return locus.one_hot.to(torch.float32).cpu(), str(locus.chrom), int(locus.start)
+    if isinstance(locus_or_onehot, (torch.Tensor, np.ndarray)):
+        return check_one_hot(locus_or_onehot).cpu(), None, 0
+    raise TypeError(f"expected a Locus, a (4, L) one-hot tensor or a DNA string; got "
+                    f"{type(locus_or_onehot).__name__}")
+
+
+def _check_length(model: nn.Module, length: int) -> None:
+    if callable(getattr(model, "check_length", None)):
+        model.check_length(length)
+        return
+    min_length = getattr(model, "min_length", None)
+    if min_length and length < int(min_length):
+        raise ValueError(f"the model needs inputs of at least {min_length} bp; got {length} bp")
+
+
+def _options(method: str, options: dict) -> dict:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}; got {method!r}")
+    allowed = METHODS[method]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for method {method!r}; its options are "
+                         f"{sorted(allowed) or 'none'} (and target options {list(_TARGET_OPTIONS)})")
+    return {**allowed, **options}
+
+
+def _fast_ism_function():
+    """``explorer.attribution.fast_ism.fast_ism`` if that module exists, else None."""
+    if importlib.util.find_spec("explorer.attribution.fast_ism") is None:
+        return None
+    module = importlib.import_module("explorer.attribution.fast_ism")
+    return getattr(module, "fast_ism", None)
+
+
+def _run_ism(model, x, target, start, end, opts, progress, diagnostics) -> torch.Tensor:
+    fast = opts["fast"]
+    if fast not in (True, False, "auto"):
+        raise ValueError(f"fast must be True, False or 'auto'; got {fast!r}")
+    if fast is not False:
+        try:
+            function = _fast_ism_function()
+        except ImportError as exc:
+            function = None
+            diagnostics["warnings"].append(f"fast ISM could not be imported ({exc}); used plain ISM")
+        if function is None and fast is True:
+            diagnostics["warnings"].append("fast=True, but fast ISM is not available; used plain ISM")
+        if function is not None:
+            try:
+                values, reference, extra = function(model, x, target, start, end, progress=progress)
+            except NotImplementedError as exc:
+                if fast is True:
+                    diagnostics["warnings"].append(f"fast ISM does not apply to this model ({exc}); "
+                                                   f"used plain ISM")
+            else:
+                extra = dict(extra or {})
+                diagnostics["warnings"].extend(extra.pop("warnings", []))
+                diagnostics.update(extra)
+                diagnostics.setdefault("ism_path", "fast")
+                diagnostics["reference_score"] = float(reference)
+                return torch.as_tensor(values, dtype=torch.float32).cpu()
+    result = ism(model, x, target, start, end, batch_size=opts["batch_size"], progress=progress)
+    diagnostics.update(ism_path="plain", reference_score=result.reference_score,
+                       n_mutants=result.n_mutants, batch_size=result.batch_size)
+    return result.values
+
+
+def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
+              target: str | int | Target | None = None, start: int | None = None,
+              end: int | None = None, *, cache: bool = True, progress: ProgressCallback = None,
+              device: str | torch.device | None = None, **options) -> Attribution:
+    """Attribute a model's output to the bases of a window of one sequence.
+
+    The model sees the WHOLE given sequence; ``start``/``end`` choose the window whose
+    bases are mutated (ISM) or reported (gradient methods).
+
+    Parameters
+    ----------
+    model : nn.Module
+        An :class:`~explorer.io.models.ExplorerModel` (task names from its card) or a
+        plain module taking one-hot ``(N, 4, L)`` (tasks ``"task 0"``, ...).
+    locus_or_onehot : Locus, torch.Tensor or str
+        A :class:`~explorer.io.loci.Locus` (its ``chrom`` and ``start`` give
+        ``genome_start``), a one-hot ``(4, L)`` tensor, or a DNA string.
+    method : {"ism", "ig", "deeplift_shap", "saliency"}
+        ``"ism"``: exact in-silico mutagenesis, ``f(mutant) - f(reference)`` for every
+        substitution, 0 at the reference base. ``"ig"``: integrated gradients (captum).
+        ``"deeplift_shap"``: DeepLIFT/SHAP (tangermeme) against dinucleotide shuffles.
+        ``"saliency"``: gradient x input. Gradient maps are placed on the observed base.
+    target : str, int, Target or None
+        Task name or index (None for a one-task model); see
+        :func:`~explorer.attribution.targets.resolve_target`. Target options ``reduce``,
+        ``window`` (output positions) and ``output`` (tuple head) go in ``options``.
+    start, end : int, optional
+        0-based, half-open window within the sequence (default: all of it).
+    cache : bool
+        Serve and store results in the on-disk cache (:mod:`explorer.attribution.cache`).
+    progress : callable, optional
+        ``progress(fraction) -> bool | None``; returning False stops the run and raises
+        :class:`Cancelled`.
+    device : str or torch.device, optional
+        Where to run (default: where the model's weights are). The model is moved back
+        and its train/eval mode restored afterwards.
+    **options
+        Per method (defaults in :data:`METHODS`). ISM: ``batch_size``, ``fast``
+        (``"auto"``: receptive-field-local ISM when the model declares its structure),
+        ``ism_centered`` (return the mean-centred "hypothetical" map, see
+        :func:`~explorer.attribution.ism.center_ism`). IG: ``baseline`` ("shuffle",
+        "zeros", "uniform"), ``n_shuffles``, ``n_steps``, ``method``,
+        ``internal_batch_size``, ``random_state``, ``tolerance``, ``max_steps``.
+        DeepLIFT/SHAP: ``n_shuffles``, ``random_state``, ``batch_size``, ``head_rule``,
+        ``head_steps``, ``warning_threshold``.
+
+    Returns
+    -------
+    Attribution
+        ``values`` ``(4, end - start)`` float32 on the CPU; ``diagnostics`` holds
+        ``reference_score`` (f(x)), ``cache_hit``, ``warnings`` and the method's checks
+        (``completeness_error`` for IG, ``convergence_delta_max`` for DeepLIFT/SHAP).
+
+    Raises
+    ------
+    ValueError
+        Wrong input shape, sequence shorter than the model accepts, empty or out-of-range
+        window, unknown target/method/option. The message names the rule and the value.
+    Cancelled
+        The progress callback returned False.
+    """
+    x, chrom, offset = _as_input(locus_or_onehot)
+    length = int(x.shape[1])
+    _check_length(model, length)
+    start, end = check_window(length, start, end)
+    target_options = {k: options.pop(k) for k in _TARGET_OPTIONS if k in options}
+    opts = _options(method, options)
+    dev = resolve_device(model, device)
+
+    with running_on(model, dev):
+        target_obj = resolve_target(model, target, length=length, **target_options)
+        key_options = {k: v for k, v in opts.items() if k not in _NOT_IN_KEY}
+        key = _cache.cache_key(model, x, start, end, method, target_obj.to_dict(), key_options) if cache else None
+        if key is not None:
+            hit = _cache.load(key)
+            if hit is not None:
+                hit.chrom, hit.genome_start = chrom, offset + start
+                report(progress, 1.0)
+                return hit
+
+        diagnostics: dict[str, Any] = {"warnings": [], "target": target_obj.to_dict()}
+        tic = time.perf_counter()
+        if method == "ism":
+            values = _run_ism(model, x, target_obj, start, end, opts, progress, diagnostics)
+            if opts["ism_centered"]:
+                values = center_ism(values)
+        else:
+            if method == "ig":
+                from explorer.attribution.gradients import integrated_gradients
+
+                full, extra = integrated_gradients(model, x, target_obj, progress=progress,
+                                                   **{k: v for k, v in opts.items()})
+            elif method == "deeplift_shap":
+                from explorer.attribution.deeplift import deeplift_shap
+
+                full, extra = deeplift_shap(model, x, target_obj, progress=progress, **opts)
+            else:
+                from explorer.attribution.gradients import saliency
+
+                full, extra = saliency(model, x, target_obj)
+            diagnostics["warnings"].extend(extra.pop("warnings", []))
+            diagnostics.update(extra)
+            values = full[:, start:end].contiguous()
+        seconds = time.perf_counter() - tic
+        report(progress, 1.0)
+
+    diagnostics["cache_hit"] = False
+    result = Attribution(values=values, one_hot=x[:, start:end].clone(), method=method,
+                         target=target_obj.name, start=start, end=end, chrom=chrom,
+                         genome_start=offset + start, options=dict(opts, **target_options),
+                         diagnostics=diagnostics, device=str(dev), seconds=seconds)
+    if key is not None:
+        _cache.save(key, result)
+    return result
+
+
+def predict(model: nn.Module, locus_or_onehot, window: int | None = None, step: int | None = None,
+            batch_size: int | None = None, *, reduce: str = "sum", output: int | None = None,
+            device: str | torch.device | None = None) -> pd.DataFrame:
+    """Model scores along a sequence, in sliding windows (the app's locus overview).
+
+    Parameters
+    ----------
+    model : nn.Module
+        An ExplorerModel or a plain module taking one-hot ``(N, 4, L)``.
+    locus_or_onehot : Locus, torch.Tensor or str
+        The sequence (``(4, L)`` one-hot or DNA string, or a Locus).
+    window : int, optional
+        Window length in bp; default ``model.input_length``, else 200 (at least the
+        model's ``min_length``), and at most the sequence length.
+    step : int, optional
+        Distance between window starts; default ``window // 2``. The last window is
+        aligned to the sequence end so every base is covered.
+    batch_size : int, optional
+        Windows per forward pass (default from the device and window).
+    reduce : str
+        For per-position outputs, how each task's profile becomes one score ("sum",
+        "mean", "max", "logsumexp", "log_counts").
+    output : int, optional
+        Which element of a tuple output (default 0).
+    device : str or torch.device, optional
+        Where to run (default: the model's device); the model is restored after.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per window: ``start``, ``end`` (0-based, half-open in the sequence),
+        ``genome_start`` (0-based on the chrom: locus start + start), then one column per
+        task with the model's score.
+    """
+    from explorer.attribution.targets import reduce_window
+
+    x, _chrom, offset = _as_input(locus_or_onehot)
+    length = int(x.shape[1])
+    input_length = getattr(model, "input_length", None)
+    min_length = int(getattr(model, "min_length", 1) or 1)
+    if window is None:
+        window = int(input_length) if input_length else min(length, max(200, min_length))
+    window = int(window)
+    if window < 1 or window > length:
+        raise ValueError(f"window must be between 1 and the sequence length {length}; got {window}")
+    if input_length and window != int(input_length):
+        raise ValueError(f"the model takes exactly {input_length} bp; got window={window}")
+    if window < min_length:
+        raise ValueError(f"the model needs at least {min_length} bp; got window={window}")
+    step = int(step or max(1, window // 2))
+    if step < 1:
+        raise ValueError(f"step must be >= 1; got {step}")
+    starts = list(range(0, length - window + 1, step))
+    if starts[-1] != length - window:
+        starts.append(length - window)
+    starts_t = torch.tensor(starts)
+    dev = resolve_device(model, device)
+    batch_size = batch_size or default_batch_size(dev, window)
+
+    with running_on(model, dev), torch.inference_mode():
+        xd = x.to(dev)
+        offsets = torch.arange(window, device=dev)
+
+        def run(i, j):
+            idx = starts_t[i:j].to(dev)[:, None] + offsets[None, :]  # (b, window)
+            batch = xd[:, idx].permute(1, 0, 2).contiguous()  # (b, 4, window)
+            y = model(batch)
+            head = y[0 if output is None else output] if isinstance(y, (tuple, list)) else y
+            if head.ndim == 3:
+                head = torch.stack([reduce_window(head[:, t], reduce) for t in range(head.shape[1])], 1)
+            if head.ndim != 2:
+                raise ValueError(f"the model output has shape {describe_output(y)}; expected "
+                                 f"(N, n_tasks) or (N, n_tasks, L_out)")
+            return head.float().cpu()
+
+        scores, _ = run_in_batches(run, len(starts), batch_size, dev)
+    scores_t = torch.cat(scores).numpy()
+    names = model_tasks(model)
+    if names is None or len(names) != scores_t.shape[1]:
+        names = [f"task {i}" for i in range(scores_t.shape[1])]
+    frame = pd.DataFrame({"start": np.asarray(starts, dtype=np.int64),
+                          "end": np.asarray(starts, dtype=np.int64) + window,
+                          "genome_start": np.asarray(starts, dtype=np.int64) + offset})
+    for i, name in enumerate(names):
+        frame[name] = scores_t[:, i]
+    return frame

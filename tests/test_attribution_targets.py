@@ -1,0 +1,98 @@
+"""Targets: by name, index and window/reduction; every bad target with its message."""
+
+import pytest
+import torch
+
+from explorer.attribution.targets import Target, resolve_target
+from explorer.attribution.toy_models import MotifDetector, ProfileModel
+from explorer.io.architectures import SampleCNN
+from explorer.io.models import ExplorerModel
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    torch.manual_seed(0)
+    return ExplorerModel(SampleCNN(n_tasks=2, channels=8), {"tasks": ["CTCF", "SPI1"], "min_length": 100})
+
+
+def test_by_name_index_and_negative_index(cnn):
+    x = torch.rand(3, 4, 200)
+    y = cnn(x)
+    by_name = resolve_target(cnn, "spi1")  # case-insensitive
+    assert by_name.name == "SPI1" and by_name.task_index == 1 and by_name.reduce is None
+    assert torch.equal(by_name(y), y[:, 1])
+    assert resolve_target(cnn, 0).name == "CTCF"
+    assert resolve_target(cnn, -1).task_index == 1
+    assert resolve_target(cnn, by_name) == by_name
+
+
+def test_plain_module_tasks_are_numbered():
+    t = resolve_target(MotifDetector(), None)  # one output: no target needed
+    assert t.task_index == 0 and t.name == "motif"
+    net = torch.nn.Sequential(torch.nn.Conv1d(4, 3, 5), torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten())
+    assert resolve_target(net, 2).name == "task 2"
+
+
+def test_bad_targets_name_the_tasks_and_shape(cnn):
+    with pytest.raises(ValueError, match=r"choose a target.*CTCF.*SPI1.*\(1, 2\)"):
+        resolve_target(cnn, None)
+    with pytest.raises(ValueError, match=r"unknown target 'GATA1'.*CTCF.*output shape \(1, 2\)"):
+        resolve_target(cnn, "GATA1")
+    with pytest.raises(ValueError, match=r"index 2 is out of range for 2 outputs"):
+        resolve_target(cnn, 2)
+    with pytest.raises(ValueError, match=r"per-position"):
+        resolve_target(cnn, "CTCF", window=(0, 10))
+    with pytest.raises(ValueError, match=r"single tensor"):
+        resolve_target(cnn, "CTCF", output=1)
+
+
+def test_profile_windows_and_reductions():
+    model = ProfileModel(n_tasks=2)
+    x = torch.rand(2, 4, 100)
+    prof = model(x)
+    expected = {
+        "sum": prof[:, 1, 10:30].sum(-1),
+        "mean": prof[:, 1, 10:30].mean(-1),
+        "max": prof[:, 1, 10:30].amax(-1),
+        "logsumexp": torch.logsumexp(prof[:, 1, 10:30], -1),
+        "log_counts": torch.log1p(prof[:, 1, 10:30].sum(-1)),
+    }
+    for reduce, want in expected.items():
+        t = resolve_target(model, 1, reduce=reduce, window=(10, 30), length=100)
+        assert t.name == f"task 1 {reduce}[10:30]"
+        assert torch.allclose(t(prof), want)
+    whole = resolve_target(model, 0, length=100)
+    assert whole.window == (0, 100) and torch.allclose(whole(prof), prof[:, 0].sum(-1))
+
+
+def test_profile_bad_windows():
+    model = ProfileModel(n_tasks=2)
+    with pytest.raises(ValueError, match=r"window \[90, 120\) is out of range: the output has 100 positions"):
+        resolve_target(model, 0, window=(90, 120), length=100)
+    with pytest.raises(ValueError, match=r"window \[30, 30\) is empty"):
+        resolve_target(model, 0, window=(30, 30), length=100)
+    with pytest.raises(ValueError, match=r"reduce must be one of"):
+        resolve_target(model, 0, reduce="median", length=100)
+    t = resolve_target(model, 0, window=(50, 100), length=100)
+    with pytest.raises(ValueError, match=r"does not fit the output's 60 positions"):
+        t(model(torch.rand(1, 4, 60)))  # checked again on every call
+
+
+def test_tuple_output_heads():
+    model = ProfileModel(n_tasks=2, counts_head=True)
+    x = torch.rand(2, 4, 50)
+    profile, counts = model(x)
+    first = resolve_target(model, 0, reduce="sum", window=(5, 15), length=50)
+    assert torch.allclose(first((profile, counts)), profile[:, 0, 5:15].sum(-1))
+    counts_t = resolve_target(model, 1, output=1, length=50)
+    assert counts_t.name == "output 1: task 1" and counts_t.reduce is None
+    assert torch.equal(counts_t([profile, counts]), counts[:, 1])
+    with pytest.raises(ValueError, match=r"output=2 is out of range: the model returns 2 outputs"):
+        resolve_target(model, 0, output=2, length=50)
+
+
+def test_target_is_frozen_and_hashable():
+    t = Target(name="x", task_index=0)
+    with pytest.raises(Exception):
+        t.name = "y"
+    assert hash(t) == hash(Target(name="x", task_index=0))
