@@ -96,8 +96,9 @@ def agreement(attribution, seqlets: pd.DataFrame, matches: pd.DataFrame, hits: p
                     row.update(hit_overlap=True, hit_start=int(h["start"]), hit_end=int(h["end"]),
                                hit_strand=h["strand"], hit_p_value=float(h["p_value"]))
         rows.append(row)
-    per_seqlet = pd.DataFrame(rows, columns=PER_SEQLET_COLUMNS)
-    matched = per_seqlet[per_seqlet["matched"]]
+    per_seqlet = pd.DataFrame(rows, columns=PER_SEQLET_COLUMNS).astype(
+        {"matched": bool, "hit_overlap": bool, "q_value": float, "hit_p_value": float})
+    matched = per_seqlet.loc[per_seqlet["matched"].to_numpy(dtype=bool)]
     matched_ids = list(dict.fromkeys(matched["matrix_id"]))
 
     # positive attribution mass inside FIMO hits of the matched motifs
@@ -138,7 +139,7 @@ def _summary(attribution, per_seqlet, seqlets, matched, mass, hits, matched_ids,
                  f"overlap{'s' if len(matched) == 1 else ''} a FIMO hit of {'its' if len(matched) == 1 else 'their'} motif.")
     if not np.isnan(mass) and matched_ids:
         text += f" {mass:.0%} of the positive attribution lies in FIMO hits of the matched motifs."
-    unmatched = per_seqlet[~per_seqlet["matched"]]
+    unmatched = per_seqlet.loc[~per_seqlet["matched"].to_numpy(dtype=bool)]
     if len(unmatched) and len(matched):
         text += f" Unmatched: {len(unmatched)} seqlet{'s' if len(unmatched) != 1 else ''} (possible novel or weak motifs)."
     return text

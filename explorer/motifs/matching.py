@@ -5,14 +5,16 @@ Each seqlet becomes a TOMTOM query ``(4, w)`` and is compared with every PWM of 
 
 What the query is (``query=``):
 
-``"sequence"`` (default)
-    The seqlet's bases, one-hot. This is what tangermeme's ``annotate_seqlets`` does. It is
-    scale-free (the same for every attribution method and model), and the seqlet caller
-    has already chosen the important span.
-``"contribution"``
-    The contribution-weighted matrix, negative values clipped to 0, divided by its largest
+``"contribution"`` (default)
+    The seqlet's contribution-weighted matrix (``per_base`` on the observed base), negative
+    values clipped to 0 (for a negative seqlet: the negated matrix), divided by its largest
     value: a strongly attributed base counts as a full one-hot column, a weakly attributed
-    one as a nearly empty column. Down-weights weak flanking bases.
+    one as a nearly empty column. Scale-free (the same for every attribution method and
+    model), and weak bases the seqlet took along weigh little. On a planted CTCF site it gave
+    TOMTOM p-values about 1e-11 where the plain sequence gave 1e-5.
+``"sequence"``
+    The seqlet's bases, one-hot, every base weighing the same; this is what tangermeme's
+    ``annotate_seqlets`` does.
 
 Orientation and offset (how to draw the known motif under the seqlet): with ``orientation
 "+"`` the motif's PWM matches as it is; with ``"-"`` its reverse complement matches
@@ -41,7 +43,7 @@ MATCH_COLUMNS = ["seqlet", "rank", "matrix_id", "tf_name", "p_value", "q_value",
 QUERIES = ("sequence", "contribution")
 
 
-def seqlet_queries(attribution, seqlets: pd.DataFrame, query: str = "sequence") -> list[np.ndarray]:
+def seqlet_queries(attribution, seqlets: pd.DataFrame, query: str = "contribution") -> list[np.ndarray]:
     """The TOMTOM query ``(4, w)`` ``float64`` array of every seqlet (see module docstring)."""
     if query not in QUERIES:
         raise ValueError(f"query must be one of {QUERIES}; got {query!r}")
@@ -77,7 +79,7 @@ def match_motifs(
     seqlets: pd.DataFrame,
     database: MotifDatabase,
     top_k: int = 3,
-    query: str = "sequence",
+    query: str = "contribution",
     n_jobs: int = -1,
 ) -> pd.DataFrame:
     """Compare every seqlet with every motif of a database (TOMTOM, both orientations).
@@ -96,7 +98,7 @@ def match_motifs(
     top_k : int
         Matches kept per seqlet (best first). Default 3.
     query : ``"sequence"`` or ``"contribution"``
-        What a seqlet is compared as (see the module docstring). Default ``"sequence"``.
+        What a seqlet is compared as (see the module docstring). Default ``"contribution"``.
     n_jobs : int
         numba threads (-1: all).
 
