@@ -81,6 +81,8 @@ _API = {
     "match_motifs": "explorer.motifs.matching",
     "scan_motifs": "explorer.motifs.scanning",
     "agreement": "explorer.motifs.agreement",
+    "Agreement": "explorer.motifs.agreement",
+    "jaspar_releases": "explorer.motifs.databases",
     # variants
     "variant_effect": "explorer.variants",
     "parse_variants": "explorer.variants",
