@@ -51,6 +51,7 @@ from explorer.attribution.structure import (
     PooledHead,
     Structure,
     StructureError,
+    StructureMismatch,
     resolve_structure,
 )
 
@@ -164,12 +165,13 @@ class FastISM:
                     f"a trunk must keep the length ('same' padding)")
             self.trunk_ref = h  # (1, C, L)
             self.head_caches = [self._head_cache(head, h) for head in s.heads]
+            self.active = _heads_read(target, s)
             zero = torch.zeros(0, dtype=torch.long, device=self.device)
             self.rebuilt_reference = self._assemble([self._head_reference(i) for i in range(len(s.heads))], zero)
             diff = _max_abs_diff(self.rebuilt_reference, self.model_output)
             scale = max([float(t.detach().abs().max()) for t in _outputs_list(self.model_output)] + [1.0])
             if not diff <= TOLERANCE * scale:
-                raise StructureError(
+                raise StructureMismatch(
                     f"the structure declaration does not describe the model: the output rebuilt "
                     f"from it differs from the model's own output by {diff:.3g} "
                     f"(tolerance {TOLERANCE * scale:.3g}); fix the model card's 'structure'")
@@ -239,6 +241,18 @@ class FastISM:
 
     def _assemble(self, outs: list[torch.Tensor], pos: torch.Tensor) -> Any:
         return tuple(outs) if self.structure.tuple_output else outs[0]
+
+    def _mutant_outputs(self, span: torch.Tensor, pos: torch.Tensor) -> Any:
+        """The model output of every mutant; heads the target does not read stay the reference."""
+        M = pos.shape[0]
+        outs = []
+        for i in range(len(self.structure.heads)):
+            if i in self.active:
+                outs.append(self._head_mutant(i, span, pos))
+            else:
+                ref = _outputs_list(self.rebuilt_reference)[i]
+                outs.append(ref.expand(M, *ref.shape[1:]))
+        return self._assemble(outs, pos)
 
     # -- mutants ---------------------------------------------------------------------
     def _gather(self, padded: torch.Tensor, first: torch.Tensor, width: int) -> torch.Tensor:
@@ -329,8 +343,7 @@ class FastISM:
         pos, bases = pos.to(self.device), bases.to(self.device)
         with torch.no_grad():
             span = self._trunk_span(pos, bases)
-            outs = [self._head_mutant(i, span, pos) for i in range(len(self.structure.heads))]
-            y = self.target(self._assemble(outs, pos)).reshape(-1).double()
+            y = self.target(self._mutant_outputs(span, pos)).reshape(-1).double()
             return (y - self.rebuilt_score).cpu()
 
     def values(self, start: int, end: int, *, batch_size: int | None = None,
@@ -347,6 +360,28 @@ class FastISM:
             out[bases[i:j], pos[i:j] - start] = self.scores(pos[i:j], bases[i:j]).float()
             report(progress, j / n)
         return out
+
+
+def _heads_read(target: Callable, structure: Structure) -> list[int]:
+    """Indices of the heads whose output ``target`` reads (all, unless it is a known Target).
+
+    The engine's :class:`~explorer.attribution.targets.Target` reads one element of a tuple
+    output (``target.output``, default 0), so the other heads need not be rebuilt (e.g.
+    BPNet's profile head for a counts target). Verification would catch a target that
+    reads more than it says.
+    """
+    everything = list(range(len(structure.heads)))
+    if not structure.tuple_output:
+        return everything
+    try:
+        from explorer.attribution.targets import Target
+    except ImportError:  # pragma: no cover
+        return everything
+    if isinstance(target, Target):
+        k = 0 if target.output is None else int(target.output)
+        if 0 <= k < len(structure.heads):
+            return [k]
+    return everything
 
 
 def plain_ism_positions(model: Any, one_hot: torch.Tensor, target: Callable, positions: Any,
@@ -485,7 +520,15 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
     x = _as_one_hot(one_hot)
     start, end = _window(x.shape[1], start, end)
     with _EvalMode(model):
-        engine = FastISM(model, x, target)
+        try:
+            engine = FastISM(model, x, target)
+        except StructureMismatch as exc:
+            values, reference = _plain_fallback(model, x.to(_device_of(model)), target, start, end,
+                                                batch_size, progress)
+            return values, reference, {
+                "fast_ism": False, "fast_ism_path": "plain", "fast_ism_fallback": True,
+                "fast_ism_max_abs_diff": None, "fast_ism_verified_positions": [],
+                "warnings": [f"{exc}; recomputed with plain ISM"]}
         values = engine.values(start, end, batch_size=batch_size, progress=progress)
         positions = _verify_positions(start, end, int(verify), seed)
         diag: dict = {
@@ -569,7 +612,8 @@ def progressive_ism(model: Any, one_hot: torch.Tensor, target: Callable, view_st
                         receptive_field=engine.structure.receptive_field, fast_ism_fallback=False,
                         warnings=list(engine.warnings))
         except NotImplementedError as exc:
-            diag.update(fast_ism=False, fast_ism_path="plain", fast_ism_fallback=False, warnings=[str(exc)])
+            diag.update(fast_ism=False, fast_ism_path="plain", warnings=[str(exc)],
+                        fast_ism_fallback=isinstance(exc, StructureMismatch))
         for a, b in _chunks_outward(vs, ve, start, end, chunk):
             report(progress, done / total)
             if engine is not None:

@@ -70,6 +70,10 @@ class StructureError(NotImplementedError):
     """The model declares no usable structure for fast ISM (plain ISM still works)."""
 
 
+class StructureMismatch(StructureError):
+    """The declared structure does not reproduce the model's own output."""
+
+
 def register_structure(class_name: str) -> Callable:
     """Decorator: register ``fn(net) -> structure dict`` for networks of ``class_name``.
 
