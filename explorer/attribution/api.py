@@ -15,7 +15,7 @@ from torch import nn
 from explorer.attribution import cache as _cache
 from explorer.attribution.device import default_batch_size, resolve_device, running_on, run_in_batches
 from explorer.attribution.ism import center_ism, check_one_hot, check_window, ism
-from explorer.attribution.progress import Cancelled, ProgressCallback, report
+from explorer.attribution.progress import Cancelled, ProgressCallback, monotone, report
 from explorer.attribution.result import Attribution
 from explorer.attribution.targets import Target, describe_output, model_tasks, resolve_target
 
@@ -179,6 +179,7 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     target_options = {k: options.pop(k) for k in _TARGET_OPTIONS if k in options}
     opts = _options(method, options)
     dev = resolve_device(model, device)
+    progress = monotone(progress)
 
     with running_on(model, dev):
         target_obj = resolve_target(model, target, length=length, **target_options)

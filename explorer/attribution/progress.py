@@ -35,3 +35,18 @@ def scaled(progress: ProgressCallback, lo: float, hi: float) -> ProgressCallback
         return progress(lo + (hi - lo) * fraction)
 
     return sub
+
+
+def monotone(progress: ProgressCallback) -> ProgressCallback:
+    """A callback that passes on only fractions above the last one (never goes back)."""
+    if progress is None:
+        return None
+    last = [-1.0]
+
+    def forward(fraction: float):
+        if fraction <= last[0]:
+            return None
+        last[0] = fraction
+        return progress(fraction)
+
+    return forward
