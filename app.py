@@ -1,10 +1,9 @@
-"""Serve the explorer: ``panel serve app.py`` (or ``make demo``)."""
+"""Serve the explorer on the sample model and locus: ``panel serve app.py`` (or ``make demo``).
 
-import panel as pn
+Files the page may read: ``sample_data/`` plus the folders in ``$EXPLORER_DATA_DIRS``
+(separated by ``:``).
+"""
 
-pn.extension()
+import explorer as ex
 
-pn.Column(
-    "# Attribution and motif explorer",
-    "The explorer's views are being built; the Python API is ready (`import explorer as ex`).",
-).servable(title="Attribution and motif explorer")
+ex.Explorer().servable()

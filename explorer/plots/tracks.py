@@ -1,0 +1,163 @@
+"""HoloViews builders for the attribution tracks, the ISM heatmap and the locus overview.
+
+Every builder takes plain arrays/DataFrames and returns an ``hv.Element`` (or Overlay)
+whose x axis is the 1-based genome position. Widths and tools are set by the caller.
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+
+from explorer.plots import BASE_COLORS
+from explorer.plots.glyphs import glyph
+
+BASES = "ACGT"
+X_DIM = hv.Dimension("position", label="Position (1-based)")
+#: above this many positions in view, letters give way to a per-base bar track
+MAX_LOGO_POSITIONS = 400
+
+
+def logo_polygons(matrix: np.ndarray, first_position: int, *, label: str = "attribution",
+                  min_fraction: float = 0.01) -> hv.Polygons:
+    """Vector sequence logo: one polygon per (position, base) with a non-negligible value.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray, shape ``(4, L)``
+        Heights per base (ACGT rows); positive values stack upwards from 0, negative ones
+        downwards; the largest magnitude sits furthest from the axis.
+    first_position : int
+        1-based genome coordinate of column 0 (letters are centred on integers).
+    label : str
+        Name of the value dimension shown in the hover.
+    min_fraction : float
+        Letters smaller than this fraction of the largest column are skipped.
+
+    Returns
+    -------
+    hv.Polygons
+        With value dimensions ``base``, ``value`` and ``color``.
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[0] != 4:
+        raise ValueError(f"a logo needs a (4, L) matrix; got shape {matrix.shape}")
+    scale = np.abs(matrix).sum(axis=0).max() if matrix.size else 0.0
+    cutoff = scale * min_fraction
+    polys = []
+    for j in np.flatnonzero(np.abs(matrix).max(axis=0) > max(cutoff, 0.0)):
+        x0 = first_position + j - 0.45
+        col = matrix[:, j]
+        for sign in (1, -1):
+            idx = [i for i in np.argsort(np.abs(col)) if np.sign(col[i]) == sign and abs(col[i]) > cutoff]
+            y = 0.0
+            for i in idx:
+                h = abs(col[i])
+                outer, holes = glyph(BASES[i])
+                ybase = y if sign > 0 else -y - h
+                polys.append({
+                    "position": x0 + outer[:, 0] * 0.9, "y": ybase + outer[:, 1] * h,
+                    "holes": [[np.column_stack([x0 + r[:, 0] * 0.9, ybase + r[:, 1] * h]) for r in holes]],
+                    "pos": int(first_position + j), "base": BASES[i], label: float(col[i]),
+                    "color": BASE_COLORS[BASES[i]],
+                })
+                y += h
+    return hv.Polygons(polys, kdims=[X_DIM, "y"], vdims=["pos", "base", label, "color"]).opts(
+        color="color", line_width=0, tools=["hover"], hover_tooltips=[("position", "@pos{0,0}"), ("base", "@base"), (label, f"@{{{label}}}{{0.0000}}")]
+    )
+
+
+def base_spikes(per_base: np.ndarray, sequence: str, first_position: int, *, label: str = "attribution") -> hv.Spikes:
+    """Per-base bar track (for wide views): one spike per position coloured by its base.
+
+    Parameters
+    ----------
+    per_base : numpy.ndarray, shape ``(L,)``
+        One value per position.
+    sequence : str
+        The bases (length ``L``), for colour and hover.
+    first_position : int
+        1-based genome coordinate of position 0.
+    """
+    per_base = np.asarray(per_base, dtype=float)
+    bases = list(sequence.upper())
+    df = pd.DataFrame({
+        "position": np.arange(first_position, first_position + len(per_base)),
+        label: per_base,
+        "base": bases,
+        "color": [BASE_COLORS.get(b, "#888888") for b in bases],
+    })
+    return hv.Spikes(df, kdims=[X_DIM], vdims=[label, "base", "color"]).opts(
+        color="color", line_width=2, tools=["hover"],
+    )
+
+
+def ism_rectangles(values: np.ndarray, sequence: str, first_position: int) -> hv.Rectangles:
+    """ISM heatmap as rectangles (4 rows x L columns), hover and tap give position and base.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape ``(4, L)``
+        ``f(mutant) - f(reference)``; the reference base is drawn with a grey outline.
+    sequence : str
+        Reference bases.
+    first_position : int
+        1-based genome coordinate of column 0.
+    """
+    values = np.asarray(values, dtype=float)
+    L = values.shape[1]
+    pos = np.repeat(np.arange(first_position, first_position + L), 4)
+    row = np.tile(np.arange(4), L)
+    seq = sequence.upper()
+    df = pd.DataFrame({
+        "x0": pos - 0.5, "y0": 3 - row, "x1": pos + 0.5, "y1": 4 - row,
+        "pos": pos, "alt": [BASES[r] for r in row],
+        "ref": [seq[i] for i in np.repeat(np.arange(L), 4)],
+        "effect": values.T.reshape(-1),
+    })
+    lim = float(np.nanmax(np.abs(values))) if values.size else 1.0
+    df = df.rename(columns={"x0": "position"})
+    return hv.Rectangles(df, kdims=[X_DIM, "y0", "x1", "y1"], vdims=["pos", "ref", "alt", "effect"]).opts(
+        color="effect", cmap="RdBu_r", clim=(-lim or -1, lim or 1), line_width=0, colorbar=True,
+        tools=["hover", "tap"], yticks=[(3.5, "A"), (2.5, "C"), (1.5, "G"), (0.5, "T")],
+        hover_tooltips=[("position", "@pos{0,0}"), ("substitution", "@ref>@alt"), ("effect", "@effect{0.0000}")],
+    )
+
+
+def seqlet_boxes(seqlets: pd.DataFrame, labels: list[str], y_top: float, height: float) -> hv.Overlay:
+    """Labelled boxes above the logo marking seqlets (``genome_start``/``genome_end``, 0-based)."""
+    if seqlets is None or len(seqlets) == 0:
+        return hv.Rectangles([], kdims=[X_DIM, "y0", "x1", "y1"]) * hv.Labels([], kdims=[X_DIM, "y"])
+    x0 = seqlets["genome_start"].to_numpy() + 0.5
+    x1 = seqlets["genome_end"].to_numpy() + 0.5
+    rects = hv.Rectangles(
+        pd.DataFrame({"position": x0, "y0": y_top, "x1": x1, "y1": y_top + height, "label": labels}),
+        kdims=[X_DIM, "y0", "x1", "y1"], vdims=["label"],
+    ).opts(fill_alpha=0.15, fill_color="#7b3294", line_color="#7b3294", tools=["hover"])
+    text = hv.Labels(pd.DataFrame({"position": (x0 + x1) / 2, "y": y_top + height * 1.6, "label": labels}),
+                     kdims=[X_DIM, "y"], vdims=["label"]).opts(text_font_size="9pt", text_color="#54278f")
+    return rects * text
+
+
+def annotation_boxes(annotations: pd.DataFrame, start: int, end: int) -> hv.Overlay:
+    """Gene/feature boxes for the overview (coordinates 0-based half-open, drawn 1-based)."""
+    kinds = ["gene", "exon", "repeat_region"]
+    ann = annotations[annotations["type"].isin(kinds)] if annotations is not None and len(annotations) else None
+    if ann is None or ann.empty:
+        return hv.Rectangles([], kdims=[X_DIM, "y0", "x1", "y1"]) * hv.Labels([], kdims=[X_DIM, "y"])
+    level = {"gene": 0.0, "exon": 0.0, "repeat_region": -1.2}
+    height = {"gene": 0.3, "exon": 0.8, "repeat_region": 0.5}
+    df = pd.DataFrame({
+        "position": ann["start"].clip(lower=start) + 0.5, "x1": ann["end"].clip(upper=end) + 0.5,
+        "y0": [level[t] - height[t] / 2 for t in ann["type"]],
+        "y1": [level[t] + height[t] / 2 for t in ann["type"]],
+        "name": ann["name"].astype(str), "type": ann["type"],
+        "color": ann["type"].map({"gene": "#444444", "exon": "#222222", "repeat_region": "#bbbbbb"}),
+    })
+    rects = hv.Rectangles(df, kdims=[X_DIM, "y0", "x1", "y1"], vdims=["name", "type", "color"]).opts(
+        color="color", line_width=0, tools=["hover"], yaxis=None)
+    genes = df[df["type"] == "gene"]
+    labels = hv.Labels(pd.DataFrame({"position": (genes["position"] + genes["x1"]) / 2, "y": 0.75, "name": genes["name"]}),
+                       kdims=[X_DIM, "y"], vdims=["name"]).opts(text_font_size="9pt")
+    return rects * labels

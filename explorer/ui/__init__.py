@@ -1,0 +1,1 @@
+"""Panel views of the explorer (state + layout; no science here)."""

@@ -1,0 +1,336 @@
+"""The explorer's one state object: inputs as ``param`` parameters, results, messages.
+
+The views in :mod:`explorer.ui.app` render this state; tests drive it directly. Every
+action that can fail (:meth:`ExplorerState.load_model`, :meth:`~ExplorerState.load_locus`,
+:meth:`~ExplorerState.set_region`, :meth:`~ExplorerState.compute`) reports the problem in
+``message`` and leaves the previous model, locus and results in place.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import param
+
+import explorer as ex
+from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA, SAMPLE_LOCUS, SAMPLE_MODEL
+from explorer.ui.files import checked_path, default_roots
+
+#: label shown to people -> method name of :func:`explorer.attribute`
+METHODS = {
+    "Integrated gradients": "ig",
+    "ISM (in-silico mutagenesis)": "ism",
+    "DeepLIFT/SHAP": "deeplift_shap",
+    "Saliency (gradient x input)": "saliency",
+}
+METHOD_LABELS = {v: k for k, v in METHODS.items()}
+#: the largest context shown in the overview around the window, in bp
+MAX_OVERVIEW = 250_000
+#: the largest window the app explains at once, in bp, per method (CPU-friendly)
+MAX_WINDOW = {"ism": 5_000, "ig": 20_000, "deeplift_shap": 20_000, "saliency": 50_000}
+JASPAR_RELEASES = ["JASPAR2026", "JASPAR2024", "JASPAR2022", "JASPAR2020", "JASPAR2018", "JASPAR2016", "JASPAR2014"]
+JASPAR_COLLECTIONS = ["CORE", "UNVALIDATED", "CNE", "PHYLOFACTS", "SPLICE", "POLII", "FAM", "PBM", "PBM_HOMEO", "PBM_HLH"]
+JASPAR_TAXA = ["vertebrates", "plants", "insects", "nematodes", "fungi", "urochordates", "diatoms", "trematodes", "cnidaria", "all"]
+
+
+@dataclass
+class Job:
+    """A finished computation, made in a worker thread and applied on the UI thread."""
+
+    key: tuple
+    method: str
+    attribution: Any
+    motifs: "MotifReport | None"
+    seconds: float
+
+
+@dataclass
+class MotifReport:
+    """Everything the motif views show for one attribution."""
+
+    seqlets: pd.DataFrame
+    matches: pd.DataFrame
+    hits: pd.DataFrame
+    agreement: Any
+    database_name: str
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(SAMPLE_DATA))
+    except ValueError:
+        return str(path)
+
+
+class ExplorerState(param.Parameterized):
+    """Inputs, results and messages of one explorer session."""
+
+    # -- inputs (sidebar widgets are made from these) ----------------------------------
+    model_path = param.String(default=_relative(SAMPLE_MODEL), label="Model file",
+                              doc="TorchScript file or checkpoint, relative to the data folders")
+    trust_model = param.Boolean(default=False, label="I trust this file (allow a full pickle)",
+                                doc="A full pickle can run arbitrary code when loaded")
+    locus_path = param.String(default=_relative(SAMPLE_LOCUS), label="Locus file (FASTA or GenBank)")
+    bookmark = param.Selector(default=next(iter(SAMPLE_BOOKMARKS)), objects=list(SAMPLE_BOOKMARKS),
+                              label="Bookmarks")
+    region = param.String(default=next(iter(SAMPLE_BOOKMARKS.values())),
+                          label="Window to explain (chrom:start-end, 1-based)")
+    pasted_sequence = param.String(default="", label="...or paste a sequence (FASTA or bases)")
+    task = param.Selector(default=None, objects=[], label="Task (model output)")
+    method = param.Selector(default="ig", objects=METHODS, label="Attribution method")
+    ig_baseline = param.Selector(default="shuffle", objects=["shuffle", "zeros", "uniform"],
+                                 label="IG baseline")
+    ig_steps = param.Integer(default=64, bounds=(8, 512), label="IG steps")
+    n_shuffles = param.Integer(default=10, bounds=(1, 100), label="Shuffled references (IG/DeepLIFT)")
+    ism_fast = param.Selector(default="auto", objects=["auto", "fast", "plain"], label="ISM engine")
+    jaspar_release = param.Selector(default="JASPAR2026", objects=JASPAR_RELEASES, label="JASPAR release")
+    jaspar_collection = param.Selector(default="CORE", objects=JASPAR_COLLECTIONS, label="Collection")
+    jaspar_tax_group = param.Selector(default="vertebrates", objects=JASPAR_TAXA, label="Taxon")
+    meme_path = param.String(default="", label="...or a MEME motif file")
+
+    # -- state (no widgets) ------------------------------------------------------------
+    model = param.Parameter(default=None, precedence=-1)
+    locus = param.Parameter(default=None, precedence=-1, doc="context shown in the overview")
+    window = param.Parameter(default=None, precedence=-1, doc="the Locus being explained")
+    predictions = param.DataFrame(default=None, allow_None=True, precedence=-1)
+    attribution = param.Parameter(default=None, precedence=-1, doc="result of the current method")
+    ism = param.Parameter(default=None, precedence=-1, doc="ISM result of the current window/task")
+    motifs = param.Parameter(default=None, precedence=-1, doc="MotifReport of the current result")
+    message = param.String(default="", precedence=-1)
+    message_kind = param.Selector(default="info", objects=["info", "success", "warning", "danger"], precedence=-1)
+    diagnostics = param.String(default="", precedence=-1)
+    busy = param.Boolean(default=False, precedence=-1)
+
+    def __init__(self, model=None, locus=None, roots: list[Path] | None = None, **params):
+        super().__init__(**params)
+        self.roots = [Path(r).resolve() for r in roots] if roots is not None else default_roots()
+        self._results: dict[tuple, Any] = {}
+        self.load_model(model)
+        self.load_locus(locus)
+
+    # -- reactions to inputs ------------------------------------------------------------
+    @param.depends("bookmark", watch=True)
+    def _on_bookmark(self):
+        region = SAMPLE_BOOKMARKS.get(self.bookmark)
+        if region and self.locus is not None and self.locus.chrom == ex.parse_region(region).chrom:
+            self.region = region
+
+    @param.depends("region", watch=True)
+    def _on_region(self):
+        if self.window is None or str(self.window.region) != self.region:
+            self.set_region()
+
+    @param.depends("task", "method", "ig_baseline", "ig_steps", "n_shuffles", "ism_fast", watch=True)
+    def _on_inputs(self):
+        self._restore_results()
+
+    # -- messages --------------------------------------------------------------------
+    def say(self, text: str, kind: str = "info") -> None:
+        self.param.update(message=text, message_kind=kind)
+
+    def _fail(self, action: str, exc: Exception) -> None:
+        text = str(exc) if str(exc) else type(exc).__name__
+        self.say(f"**Could not {action}.** {text}", "danger")
+
+    # -- loading -----------------------------------------------------------------------
+    def load_model(self, model=None) -> bool:
+        """Load ``model`` (an ExplorerModel) or the file in ``model_path``; keep the old one on error."""
+        try:
+            if model is None:
+                path = checked_path(self.model_path, self.roots, "model file")
+                model = ex.load_model(path, trusted=self.trust_model)
+            elif isinstance(model, (str, Path)):
+                model = ex.load_model(checked_path(model, self.roots, "model file"), trusted=self.trust_model)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+            self._fail("load the model", exc)
+            return False
+        task = self.task if self.task in model.tasks else model.tasks[0]
+        self.param.task.objects = list(model.tasks)
+        self._results.clear()
+        self.param.update(model=model, task=task, attribution=None, ism=None, motifs=None)
+        self.say(f"Loaded model **{model.name}** ({model.kind}; tasks: {', '.join(model.tasks)}).", "success")
+        self._predict()
+        return True
+
+    def load_locus(self, locus=None) -> bool:
+        """Load ``locus`` (a Locus), the pasted sequence, or ``locus_path`` + ``region``."""
+        try:
+            if locus is None and self.pasted_sequence.strip():
+                locus = ex.locus_from_sequence(self.pasted_sequence)
+                region = f"{locus.chrom}:1-{len(locus)}"
+            elif locus is None:
+                path = checked_path(self.locus_path, self.roots, "locus file")
+                window = ex.load_locus(path, region=self.region)
+                context = ex.parse_region((window.chrom, max(0, window.start - MAX_OVERVIEW // 2),
+                                           window.end + MAX_OVERVIEW // 2))
+                if window.chrom_length is not None:
+                    context = ex.Region(context.chrom, context.start, min(context.end, window.chrom_length))
+                if window.chrom_length is not None and window.chrom_length <= MAX_OVERVIEW:
+                    context = ex.Region(window.chrom, 0, window.chrom_length)
+                locus = ex.load_locus(path, region=context)
+                region = self.region
+            else:
+                region = str(locus.region) if len(locus) <= 2000 else str(
+                    ex.Region(locus.chrom, locus.start, locus.start + 2000))
+        except Exception as exc:  # noqa: BLE001
+            self._fail("load the locus", exc)
+            return False
+        old = (self.locus, self.window, self.region)
+        self.locus = locus
+        if not self.set_region(region):
+            self.locus, self.window = old[0], old[1]
+            self.param.update(region=old[2])
+            return False
+        self._predict()
+        return True
+
+    def set_region(self, region: str | None = None) -> bool:
+        """Explain ``region`` (1-based inclusive ``chrom:start-end``) of the loaded locus."""
+        region = self.region if region is None else region
+        try:
+            if self.locus is None:
+                raise ValueError("no locus is loaded")
+            reg = ex.parse_region(region)
+            if reg.chrom != self.locus.chrom:
+                raise ValueError(f"the locus is {self.locus.chrom}, not {reg.chrom}; write {self.locus.chrom}:start-end")
+            if not (self.locus.start <= reg.start and reg.end <= self.locus.end):
+                raise ValueError(
+                    f"{reg} is outside the loaded locus {self.locus} "
+                    f"(1-based positions {self.locus.start + 1:,}-{self.locus.end:,})"
+                )
+            window = self.locus.subregion(reg.start, reg.end)
+            if self.model is not None:
+                self.model.check_length(len(window))
+        except Exception as exc:  # noqa: BLE001
+            self._fail("use that window", exc)
+            return False
+        self.param.update(window=window, region=str(window.region), attribution=None, ism=None, motifs=None)
+        self._restore_results()
+        return True
+
+    def _predict(self) -> None:
+        if self.model is None or self.locus is None:
+            return
+        try:
+            size = int(self.model.input_length or max(self.model.min_length, 200))
+            step = max(size // 4, (len(self.locus) - size) // 1500 + 1)
+            self.predictions = ex.predict(self.model, self.locus, window=size, step=step)
+        except Exception as exc:  # noqa: BLE001
+            self.predictions = None
+            self._fail("score the locus for the overview", exc)
+
+    # -- computing ---------------------------------------------------------------------
+    def options(self, method: str | None = None) -> dict:
+        """Options passed to :func:`explorer.attribute` for ``method``."""
+        method = method or self.method
+        if method == "ig":
+            return {"baseline": self.ig_baseline, "n_steps": self.ig_steps, "n_shuffles": self.n_shuffles}
+        if method == "deeplift_shap":
+            return {"n_shuffles": self.n_shuffles}
+        if method == "ism":
+            return {"fast": {"auto": "auto", "fast": True, "plain": False}[self.ism_fast]}
+        return {}
+
+    def _key(self, method: str) -> tuple:
+        return (method, self.task, str(self.window.region) if self.window else None,
+                tuple(sorted(self.options(method).items())), id(self.model))
+
+    def _restore_results(self) -> None:
+        att = self._results.get(self._key(self.method))
+        ism = self._results.get(self._key("ism"))
+        self.param.update(attribution=att[0] if att else None, motifs=att[1] if att else None,
+                          ism=ism[0] if ism else None)
+
+    def check_ready(self, method: str | None = None) -> None:
+        """Raise ``ValueError`` (with what to do) when the inputs cannot be computed."""
+        method = method or self.method
+        if self.model is None:
+            raise ValueError("no model is loaded: give a model file in the sidebar")
+        if self.window is None:
+            raise ValueError("no window is chosen: give a region like chr:start-end")
+        limit = MAX_WINDOW[method]
+        if len(self.window) > limit:
+            raise ValueError(
+                f"the window is {len(self.window):,} bp; {METHOD_LABELS[method]} explains at most "
+                f"{limit:,} bp at once in the app. Choose a smaller window (drag on the overview, "
+                f"or type a shorter region)"
+            )
+
+    def compute(self, method: str | None = None, progress: Callable[[float], Any] | None = None,
+                with_motifs: bool = True):
+        """Compute ``method`` on the current window and task (blocking) and show it.
+
+        Returns the :class:`~explorer.Attribution`; raises on error (scripts and tests).
+        The app runs :meth:`run_job` in a worker thread and :meth:`apply` on the UI thread.
+        """
+        job = self.run_job(method, progress, with_motifs)
+        self.apply(job)
+        return job.attribution
+
+    def run_job(self, method: str | None = None, progress: Callable[[float], Any] | None = None,
+                with_motifs: bool = True) -> "Job":
+        """Do the work of :meth:`compute` without touching any parameter (thread-safe)."""
+        method = method or self.method
+        self.check_ready(method)
+        key = self._key(method)
+        t0 = time.perf_counter()
+        res = ex.attribute(self.model, self.window, method=method, target=self.task,
+                           progress=progress, **self.options(method))
+        report = self.motif_report(res) if with_motifs else None
+        return Job(key, method, res, report, time.perf_counter() - t0)
+
+    def apply(self, job: "Job") -> None:
+        """Store a finished job and show it if it still matches the inputs."""
+        self._results[job.key] = (job.attribution, job.motifs)
+        updates = {"diagnostics": self.describe(job.attribution)}
+        if job.key == self._key(self.method):
+            updates.update(attribution=job.attribution, motifs=job.motifs)
+        if job.method == "ism" and job.key == self._key("ism"):
+            updates["ism"] = job.attribution
+        self.param.update(**updates)
+
+    def cached(self, method: str | None = None) -> bool:
+        """Whether the current inputs' result for ``method`` is already held in the session."""
+        return self._key(method or self.method) in self._results
+
+    def database(self):
+        """The motif database chosen in the sidebar (JASPAR, or a MEME file)."""
+        if self.meme_path.strip():
+            return ex.read_meme(checked_path(self.meme_path, self.roots, "MEME file"))
+        return ex.jaspar(release=self.jaspar_release, collection=self.jaspar_collection,
+                         tax_group=self.jaspar_tax_group)
+
+    def motif_report(self, attribution) -> MotifReport:
+        """Seqlets, their TOMTOM matches, FIMO hits of the matched motifs, and agreement."""
+        db = self.database()
+        seqlets = ex.call_seqlets(attribution)
+        matches = ex.match_motifs(attribution, seqlets, db) if len(seqlets) else pd.DataFrame()
+        ids = sorted(set(matches.loc[matches["rank"] == 1, "matrix_id"])) if len(matches) else []
+        hits = ex.scan_motifs(self.window, db, motifs=ids) if ids else pd.DataFrame()
+        agreement = ex.agreement(attribution, seqlets, matches, hits)
+        return MotifReport(seqlets, matches, hits, agreement, getattr(db, "name", "motifs"))
+
+    def describe(self, res) -> str:
+        """One diagnostics line: method, device, seconds, cache, checks."""
+        d = res.diagnostics or {}
+        parts = [METHOD_LABELS.get(res.method, res.method), f"target {res.target}", f"device {res.device}",
+                 f"{res.seconds:.2f} s" + (" (from cache)" if d.get("cache_hit") else "")]
+        if "completeness_error" in d:
+            parts.append(f"completeness error {100 * d['completeness_error']:.2f} %")
+        if "convergence_delta_max" in d:
+            parts.append(f"max convergence delta {d['convergence_delta_max']:.2e}")
+        if "fast_ism_max_abs_diff" in d:
+            parts.append(f"fast ISM verified (max diff {d['fast_ism_max_abs_diff']:.1e})")
+        if "reference_score" in d:
+            parts.append(f"f(x) = {d['reference_score']:.3f}")
+        for w in d.get("warnings", []) or []:
+            parts.append(f"warning: {w}")
+        return " · ".join(parts)
+
+    def report_error(self, action: str, exc: Exception) -> None:
+        """Show ``exc`` as a message (the app calls this for errors from worker threads)."""
+        self._fail(action, exc)

@@ -1,0 +1,117 @@
+"""The served app in a real browser (Debian's Chromium driven by Playwright).
+
+Serves ``app.py`` exactly as ``make demo`` does, then works the page like a user:
+the default IG result, ISM with its heatmap, a click on a motif match, a bad region.
+Screenshots go to ``test-artifacts/``.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLOTS_JS = """() => {
+  const out = [];
+  for (const doc of Bokeh.documents) {
+    for (const m of doc.all_models) {
+      const name = m.constructor.__name__;
+      if ((name === 'Figure' || name === 'Plot') && m.title) {
+        out.push({title: m.title.text || '', start: m.x_range.start, end: m.x_range.end,
+                  glyphs: m.renderers.map(r => r.glyph ? r.glyph.constructor.__name__ : '')});
+      }
+    }
+  }
+  return out;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ, EXPLORER_CACHE_DIR=str(tmp_path_factory.mktemp("browser-cache")))
+    log = open(tmp_path_factory.mktemp("server") / "panel.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "panel", "serve", "app.py", "--address", "127.0.0.1", "--port", str(port),
+         f"--allow-websocket-origin=127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/app"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=30)
+            break
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("panel serve did not answer within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def _plots(page):
+    return page.evaluate(PLOTS_JS)
+
+
+def _track(page, prefix):
+    return [p for p in _plots(page) if p["title"].startswith(prefix)]
+
+
+def test_default_view_ig_then_ism_then_motif_click(server, page, artifacts_dir):
+    page.set_viewport_size({"width": 1500, "height": 1900})
+    page.goto(server, timeout=120_000)
+    # the default window's IG result and its motif table arrive on their own
+    page.wait_for_function("() => document.body.innerText.includes('Done: Integrated gradients')", timeout=180_000)
+    page.locator(".tabulator-cell", has_text="CTCF").first.wait_for(timeout=60_000)
+    tracks = _track(page, "Integrated gradients for CTCF")
+    assert tracks, _plots(page)
+    assert "MultiPolygons" in tracks[0]["glyphs"] or "Patches" in tracks[0]["glyphs"], tracks
+    page.screenshot(path=str(artifacts_dir / "browser_ig.png"), full_page=True)
+
+    # ISM: choose it in the method select, the heatmap appears under the logo
+    page.locator("select").nth(1).select_option(label="ISM (in-silico mutagenesis)")
+    page.wait_for_function("() => document.body.innerText.includes('Done: ISM')", timeout=180_000)
+    page.wait_for_timeout(1500)
+    heat = _track(page, "ISM: change in the target")
+    assert heat and "Quad" in heat[0]["glyphs"], _plots(page)
+    page.screenshot(path=str(artifacts_dir / "browser_ism.png"), full_page=True)
+
+    # a click on a match row zooms the tracks to its seqlet
+    before = _track(page, "ISM (in-silico mutagenesis) for CTCF")[0]
+    page.locator(".tabulator-row").nth(2).click()
+    page.wait_for_timeout(2500)
+    after = _track(page, "ISM (in-silico mutagenesis) for CTCF")[0]
+    assert (after["start"], after["end"]) != (before["start"], before["end"])
+    assert after["end"] - after["start"] < 80
+    page.screenshot(path=str(artifacts_dir / "browser_motif_click.png"), full_page=True)
+
+
+def test_bad_region_shows_a_message_and_keeps_the_view(server, page, artifacts_dir):
+    page.set_viewport_size({"width": 1500, "height": 1200})
+    page.goto(server, timeout=120_000)
+    page.wait_for_function("() => document.body.innerText.includes('Done:')", timeout=180_000)
+    box = page.locator("input[type=text]").first
+    box.fill("HUMHBB:50,000-40,000")
+    box.press("Enter")
+    page.wait_for_function("() => document.body.innerText.includes('Could not use that window')", timeout=30_000)
+    assert "empty or reversed" in page.inner_text("body")
+    assert _track(page, "Integrated gradients for CTCF")
+    page.screenshot(path=str(artifacts_dir / "browser_bad_region.png"), full_page=True)
