@@ -111,8 +111,8 @@ def test_words_for_weakened_lost_gained():
     assert changes["change"].tolist() == ["weakened", "lost", "gained", "unchanged"]
     assert changes["overlaps_variant"].tolist() == [True, False, False, False]
     text = describe_variant_effect(variant, ref, alt, ref_m, locus_start=locus_start, near=25, max_items=2)
-    assert text == ("C>T at 62,150 weakens the CTCF match MA0139.2 (seqlet score 1.20 -> 0.40) and "
-                    "destroys the positive seqlet at 62,161-62,168 (seqlet score 0.90 -> none).")
+    assert text == ("C>T at 62,150 weakens the CTCF match MA0139.2 (seqlet score 1.2 -> 0.4) and "
+                    "destroys the positive seqlet at 62,161-62,168 (seqlet score 0.9 -> none).")
     eff = {"task": "CTCF", "ref_score": 2.0, "alt_score": 1.5, "diff": -0.5}
     quiet = describe_variant_effect(variant, ref.iloc[[1]], alt.iloc[[1]], locus_start=locus_start, effect=eff)
     assert quiet.startswith("C>T at 62,150 changes no seqlet or motif match within 25 bp.")
@@ -124,7 +124,7 @@ def test_words_for_fimo_hits():
     hits = lambda score: pd.DataFrame({"matrix_id": ["MA0139.2"], "tf_name": ["CTCF"], "start": [95],  # noqa: E731
                                        "end": [114], "strand": ["+"], "score": [score]})
     text = describe_variant_effect(variant, None, None, ref_hits=hits(14.1), alt_hits=hits(9.3))
-    assert text == "G>A at 101 weakens the CTCF motif MA0139.2 (+ strand) (PWM score 14.10 -> 9.30 bits)."
+    assert text == "G>A at 101 weakens the CTCF motif MA0139.2 (+ strand) (PWM score 14.1 -> 9.3 bits)."
     text = describe_variant_effect(variant, None, None, ref_hits=hits(14.1), alt_hits=hits(14.1).iloc[:0])
     assert "destroys the CTCF motif" in text
 

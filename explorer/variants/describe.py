@@ -46,10 +46,12 @@ def _to_ref(alignment, start: int, end: int) -> tuple[int, int]:
     return a, max(a, b) + 1
 
 
-def _best_match(matches: pd.DataFrame | None, seqlet_index) -> tuple[str, str] | None:
+def _best_match(matches: pd.DataFrame | None, seqlet_index, max_q: float | None) -> tuple[str, str] | None:
     if matches is None or len(matches) == 0:
         return None
     rows = matches[matches["seqlet"] == seqlet_index]
+    if max_q is not None and "q_value" in rows:
+        rows = rows[rows["q_value"] <= max_q]
     if rows.empty:
         return None
     best = rows.sort_values("rank").iloc[0]
@@ -72,7 +74,7 @@ def motif_changes(variant, ref_seqlets: pd.DataFrame, alt_seqlets: pd.DataFrame,
                   ref_matches: pd.DataFrame | None = None, alt_matches: pd.DataFrame | None = None, *,
                   locus_start: int = 0, alignment=None, ref_hits: pd.DataFrame | None = None,
                   alt_hits: pd.DataFrame | None = None, near: int | None = DEFAULT_NEAR,
-                  min_change: float = 0.2, min_bits: float = 1.0) -> pd.DataFrame:
+                  min_change: float = 0.2, min_bits: float = 1.0, max_q: float | None = 0.1) -> pd.DataFrame:
     """Seqlets and motif hits a variant weakens, strengthens, destroys or creates.
 
     Parameters
@@ -96,6 +98,9 @@ def motif_changes(variant, ref_seqlets: pd.DataFrame, alt_seqlets: pd.DataFrame,
         Relative seqlet-score change called a weakening/strengthening (default 0.2 = 20 %).
     min_bits : float
         PWM-score change (bits) called a weakening/strengthening of a FIMO hit.
+    max_q : float or None
+        A seqlet is named after its best TOMTOM match only if that match's ``q_value`` is at
+        most this (default 0.1); None: always the best match.
 
     Returns
     -------
@@ -121,17 +126,17 @@ def motif_changes(variant, ref_seqlets: pd.DataFrame, alt_seqlets: pd.DataFrame,
             overlap = min(e, b) - max(s, a)
             if asg == sg and overlap > best_overlap and ak not in used:
                 best, best_overlap = (ak, a, b, asc), overlap
-        match = _best_match(ref_matches, k)
+        match = _best_match(ref_matches, k, max_q)
         if best is not None:
             used.add(best[0])
-            match = match or _best_match(alt_matches, best[0])
+            match = match or _best_match(alt_matches, best[0], max_q)
             rows.append(_seqlet_row(match, s, e, float(sc), best[3], _classify(float(sc), best[3], min_change),
                                     v_start, v_end))
         else:
             rows.append(_seqlet_row(match, s, e, float(sc), np.nan, "lost", v_start, v_end))
     for ak, a, b, asc, asg in alt_spans:
         if ak not in used:
-            rows.append(_seqlet_row(_best_match(alt_matches, ak), a, b, np.nan, asc, "gained", v_start, v_end))
+            rows.append(_seqlet_row(_best_match(alt_matches, ak, max_q), a, b, np.nan, asc, "gained", v_start, v_end))
     rows += _hit_rows(ref_hits, alt_hits, alignment, v_start, v_end, min_bits)
     out = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     if near is not None:
@@ -186,7 +191,7 @@ def _hit_rows(ref_hits, alt_hits, alignment, v_start, v_end, min_bits) -> list[d
 
 
 def _fmt(x: float) -> str:
-    return "none" if x is None or not np.isfinite(x) else f"{x:.2f}"
+    return "none" if x is None or not np.isfinite(x) else f"{x:.3g}"
 
 
 def describe_variant_effect(variant, ref_seqlets: pd.DataFrame | None = None,
@@ -196,7 +201,8 @@ def describe_variant_effect(variant, ref_seqlets: pd.DataFrame | None = None,
                             max_items: int = 3, min_change: float = 0.2) -> str:
     """Say in words what a variant does to seqlets, motif matches and the prediction.
 
-    E.g. ``"C>T at 62,150 weakens the CTCF match MA0139.2 (seqlet score 1.20 -> 0.40)."``
+    E.g. ``"C>T at 62,150 weakens the CTCF match MA0139.2 (seqlet score 1.2 -> 0.4)."``
+    Scores are shown to 3 significant digits; ``none`` where the seqlet/hit is absent.
 
     Parameters
     ----------
@@ -276,8 +282,10 @@ def variant_motif_report(refalt, database=None, *, seqlet_options: dict | None =
     if database is not None:
         from explorer.motifs.matching import match_motifs
 
-        ref_m = match_motifs(refalt.ref, ref_s, database, **(match_options or {})) if len(ref_s) else None
-        alt_m = match_motifs(refalt.alt, alt_s, database, **(match_options or {})) if len(alt_s) else None
+        # only positive seqlets are named after motifs (a negative seqlet's query is empty)
+        pos_ref, pos_alt = ref_s[ref_s["sign"] == "+"], alt_s[alt_s["sign"] == "+"]
+        ref_m = match_motifs(refalt.ref, pos_ref, database, **(match_options or {})) if len(pos_ref) else None
+        alt_m = match_motifs(refalt.alt, pos_alt, database, **(match_options or {})) if len(pos_alt) else None
     locus_start = int(refalt.ref.genome_start) - int(refalt.ref.start)
     changes = motif_changes(refalt.variant, ref_s, alt_s, ref_m, alt_m, locus_start=locus_start,
                             alignment=refalt.alignment, near=near)
