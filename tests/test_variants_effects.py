@@ -188,6 +188,8 @@ def test_log_ratio_definitions():
     ref, alt = np.array([0.0, 2.0]), np.array([1.0, -1.0])
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     np.testing.assert_allclose(log_ratio(ref, alt, "logits"), np.log2(sig(alt) / sig(ref)))
+    np.testing.assert_allclose(log_ratio(ref, alt, "logits (N, 2)"), log_ratio(ref, alt, "logits"))
+    assert np.isfinite(log_ratio(np.array([-800.0]), np.array([-790.0]), "logits")).all()
     np.testing.assert_allclose(log_ratio(np.array([2.0, 1.0]), np.array([8.0, 0.0]), "counts"), [2.0, np.nan])
     assert np.isnan(log_ratio(ref, alt, None)).all()
 

@@ -19,6 +19,7 @@ from explorer.variants import (
     merge_measured,
     motif_changes,
     ref_alt_attributions,
+    variant_at,
     variant_motif_report,
     variant_table_tsv,
 )
@@ -60,6 +61,10 @@ def test_snv_maps_ism_consistency(model, locus):
     # the alt map's sequence carries the alt base at the variant, the reference elsewhere
     seq = ex.one_hot_decode(res.alt_one_hot_aligned)
     assert seq[20] == v["alt"] and seq[:20] + seq[21:] == locus.sequence[40:60] + locus.sequence[61:80]
+    # a clicked ISM cell names the same variant
+    assert variant_at(direct, a, 20) == {**v, "id": f"toy:{v['pos']}:{v['ref']}>{v['alt']}"}
+    with pytest.raises(ValueError, match="is the reference base"):
+        variant_at(direct, r, 20)
     # and the variant effect equals the ISM entry
     eff = ex.variant_effect(model, locus, pd.DataFrame([v]), target="CTCF")
     assert eff["diff"].item() == pytest.approx(res.ref.values[a, 20].item(), abs=2e-5)

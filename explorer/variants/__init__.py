@@ -13,7 +13,13 @@ from explorer.variants.effects import (
     variant_window,
 )
 from explorer.variants.plotdata import MeasuredMatrix, compare_ism_measured, measured_matrix, scatter_data
-from explorer.variants.refalt import RefAltAttribution, VariantAlignment, alternative_locus, ref_alt_attributions
+from explorer.variants.refalt import (
+    RefAltAttribution,
+    VariantAlignment,
+    alternative_locus,
+    ref_alt_attributions,
+    variant_at,
+)
 from explorer.variants.describe import describe_variant_effect, motif_changes, variant_motif_report
 from explorer.variants.export import merge_measured, variant_table_tsv
 from explorer.variants.measured import (
@@ -30,7 +36,7 @@ __all__ = [
     "variant_effect", "check_variants", "variant_window", "effects_from_ism",
     "load_measured_effects", "place_measured", "find_element", "ElementPlacement",
     "compare_measured", "Comparison",
-    "ref_alt_attributions", "RefAltAttribution", "VariantAlignment", "alternative_locus",
+    "ref_alt_attributions", "RefAltAttribution", "VariantAlignment", "alternative_locus", "variant_at",
     "motif_changes", "describe_variant_effect", "variant_motif_report",
     "merge_measured", "variant_table_tsv",
     "measured_matrix", "MeasuredMatrix", "compare_ism_measured", "scatter_data",

@@ -38,7 +38,7 @@ Scores and columns
 the reference and the alternative window; ``diff = alt_score - ref_score`` (the quantity an
 ISM map holds). ``log_ratio`` is ``log2`` of a ratio of positive quantities, so it is defined
 only when the model card says what the output is (card key ``"output"``, or the
-``output=`` argument):
+``output=`` argument; its first word counts, so ``"logits (N, 2)"`` means logits):
 
 * ``"logits"`` (sigmoid outputs, like the sample model): ``log2(sigmoid(alt) / sigmoid(ref))``,
   the log2 ratio of the predicted probabilities;
@@ -50,6 +50,7 @@ only when the model card says what the output is (card key ``"output"``, or the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -263,11 +264,17 @@ def score_sequences(model, sequences: Sequence[str], targets, *, batch_size: int
     return scores
 
 
+def _output_kind(output) -> str:
+    """The first word of a card's ``output`` entry, lower-cased: ``"logits (N, 2)"`` -> ``"logits"``."""
+    words = re.findall(r"[a-z_]+", str(output or "").lower())
+    return words[0] if words else ""
+
+
 def log_ratio(ref_score, alt_score, output: str | None) -> np.ndarray:
     """``log2`` ratio of the positive quantities behind two scores (rule: module docstring)."""
     ref = np.asarray(ref_score, dtype=np.float64)
     alt = np.asarray(alt_score, dtype=np.float64)
-    kind = (output or "").strip().lower()
+    kind = _output_kind(output)
     if kind in _LOGIT_KINDS:
         # log2 sigmoid(x) = -softplus(-x) / ln 2, stable for large |x|
         return (np.logaddexp(0.0, -ref) - np.logaddexp(0.0, -alt)) / np.log(2.0)

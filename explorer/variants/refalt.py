@@ -139,6 +139,44 @@ def variant_words(variant) -> str:
     return f"{variant['ref']}>{variant['alt']} at {int(variant['pos']):,}"
 
 
+def variant_at(attribution, base: int | str, index: int) -> dict:
+    """The substitution behind one cell of an attribution map (e.g. a clicked ISM cell).
+
+    Parameters
+    ----------
+    attribution : Attribution
+        Map over a window of a locus (``chrom``, ``genome_start`` place it).
+    base : int or str
+        Row of the map (0-3 for A, C, G, T) or the base letter: the alternative allele.
+    index : int
+        0-based column within the map's window.
+
+    Returns
+    -------
+    dict
+        ``chrom, pos`` (1-based), ``ref, alt, id``: ready for :func:`ref_alt_attributions`
+        and :func:`explorer.variant_effect`.
+
+    Raises
+    ------
+    ValueError
+        A column outside the map, an unknown (N) reference base, or the reference base itself.
+    """
+    alt = "ACGT"[int(base)] if not isinstance(base, str) else base.upper()
+    if alt not in ("A", "C", "G", "T"):
+        raise ValueError(f"base must be 0-3 or one of A, C, G, T; got {base!r}")
+    if not 0 <= int(index) < len(attribution):
+        raise ValueError(f"index {index} is outside the map's {len(attribution)} columns (0-based)")
+    ref = attribution.sequence[int(index)]
+    pos = int(attribution.genome_start) + int(index) + 1
+    chrom = attribution.chrom or "seq"
+    if ref == "N":
+        raise ValueError(f"position {pos:,} is N (unknown base); there is no reference allele to change")
+    if ref == alt:
+        raise ValueError(f"{alt} is the reference base at {chrom}:{pos:,}; pick another base")
+    return {"chrom": chrom, "pos": pos, "ref": ref, "alt": alt, "id": f"{chrom}:{pos}:{ref}>{alt}"}
+
+
 def _one_variant(locus, variant) -> dict:
     if isinstance(variant, pd.Series):
         variant = variant.to_dict()
