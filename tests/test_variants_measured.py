@@ -215,3 +215,15 @@ def test_compare_ism_with_measured_and_caption():
     assert cmp.n == 120 and cmp.pearson == pytest.approx(-1.0, abs=1e-6)
     data, caption = scatter_data(cmp, model_note="A toy model.")
     assert len(data) == 120 and caption.endswith("n = 120: strong negative agreement. A toy model.")
+
+
+def test_mismatch_profile_equals_brute_force_across_chunks(monkeypatch):
+    import explorer.variants.measured as measured
+
+    rng = np.random.default_rng(0)
+    s = "".join(rng.choice(list("ACGTN"), 3000))
+    q = s[2000:2040]
+    brute = np.array([sum(a != b and "N" not in (a, b) for a, b in zip(s[i:i + 40], q))
+                      for i in range(len(s) - 39)])
+    monkeypatch.setattr(measured, "_CHUNK", 777)
+    np.testing.assert_array_equal(measured._mismatch_profile(s, q), brute)

@@ -145,19 +145,31 @@ def element_reference(table: pd.DataFrame) -> tuple[int, str]:
     return start, "".join(seq)
 
 
+#: locus bases correlated per FFT chunk (keeps memory flat for chromosome-sized loci)
+_CHUNK = 1 << 20
+
+
+def _onehot_float(s: str) -> np.ndarray:
+    codes = np.frombuffer(s.encode("ascii"), dtype=np.uint8)
+    return np.stack([codes == ord(b) for b in "ACGT"]).astype(np.float64)
+
+
 def _mismatch_profile(locus_seq: str, query: str) -> np.ndarray:
     """Mismatches of ``query`` at every offset of ``locus_seq`` (N matches anything).
 
+    Counted by FFT correlation of the one-hot encodings, in chunks of :data:`_CHUNK` bases.
     Returns an int array of length ``len(locus_seq) - len(query) + 1``.
     """
-    def onehot(s: str) -> np.ndarray:
-        codes = np.frombuffer(s.encode("ascii"), dtype=np.uint8)
-        return np.stack([codes == ord(b) for b in "ACGT"]).astype(np.float64)
-
-    L, Q = onehot(locus_seq), onehot(query)
-    matches = sum(signal.fftconvolve(L[b], Q[b][::-1], mode="valid") for b in range(4))
-    known = signal.fftconvolve(L.sum(0), Q.sum(0)[::-1], mode="valid")
-    return np.rint(known - matches).astype(np.int64)
+    w = len(query)
+    Q = _onehot_float(query)[:, ::-1]
+    q_known = Q.sum(0)
+    out = []
+    for a in range(0, len(locus_seq) - w + 1, _CHUNK):
+        L = _onehot_float(locus_seq[a:a + _CHUNK + w - 1])
+        matches = sum(signal.fftconvolve(L[b], Q[b], mode="valid") for b in range(4))
+        known = signal.fftconvolve(L.sum(0), q_known, mode="valid")
+        out.append(np.rint(known - matches).astype(np.int64))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 def find_element(locus, sequence: str, *, max_mismatches: int = MAX_MISMATCHES,
