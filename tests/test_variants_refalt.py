@@ -61,6 +61,10 @@ def test_snv_maps_ism_consistency(model, locus):
     # the alt map's sequence carries the alt base at the variant, the reference elsewhere
     seq = ex.one_hot_decode(res.alt_one_hot_aligned)
     assert seq[20] == v["alt"] and seq[:20] + seq[21:] == locus.sequence[40:60] + locus.sequence[61:80]
+    # logo inputs: the alt letter at the variant, the rest as the ref map with the alt's weights
+    logo = res.alt_contribution_aligned
+    assert logo[a, 20] == res.alt.contribution[a, 20] and logo[r, 20] == 0
+    torch.testing.assert_close(res.diff_contribution, logo - res.ref.contribution)
     # a clicked ISM cell names the same variant
     assert variant_at(direct, a, 20) == {**v, "id": f"toy:{v['pos']}:{v['ref']}>{v['alt']}"}
     with pytest.raises(ValueError, match="is the reference base"):
@@ -79,7 +83,9 @@ def test_deletion_and_insertion_alignment(model, locus):
     assert res.aligned.tolist() == [True] * (off + 1) + [False] * 2 + [True] * (50 - off - 3)
     ref_oh, alt_oh = res.ref.one_hot, res.alt_one_hot_aligned
     torch.testing.assert_close(alt_oh[:, res.aligned], ref_oh[:, res.aligned])  # flanks identical
-    assert (res.diff[:, ~res.aligned] == 0).all()
+    assert (res.diff[:, ~res.aligned] == 0).all() and (res.diff_contribution[:, ~res.aligned] == 0).all()
+    torch.testing.assert_close(res.alt_contribution_aligned[:, :off], res.alt.contribution[:, :off])
+    torch.testing.assert_close(res.alt_contribution_aligned[:, off + 3:], res.alt.contribution[:, off + 1:])
     assert len(res.alt) == 48 and any("deleted" in n for n in res.notes)
 
     ins = _variant(locus, i, 1, alt=locus.sequence[i] + "GGG")

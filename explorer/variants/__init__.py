@@ -4,6 +4,26 @@ saturation mutagenesis), their comparison, ref/alt attributions and export.
 No UI imports: usable from scripts, notebooks and the app alike. Positions in every table
 are 1-based (VCF convention) on the table's ``chrom``; see :mod:`explorer.variants.effects`
 for the scoring window and the handling of indels.
+
+Typical use (every name below is also ``explorer.<name>`` unless marked)::
+
+    import explorer as ex
+    from explorer.variants import scatter_data, variant_at
+
+    model = ex.load_sample_model()
+    locus = ex.load_sample_locus("HUMHBB:61,001-63,000")              # HBB promoter
+    effects = ex.variant_effect(model, locus, ["HUMHBB:62150:A>T", "HUMHBB:62150:AC>A"])
+    measured = ex.load_measured_effects("sample_data/variants/kircher2019_HBB.tsv.gz", locus=locus)
+    print(measured.attrs["report"])                                    # where it mapped
+    cmp = ex.compare_measured(effects, measured, "CTCF")               # or, from an ISM map:
+    ism = ex.attribute(model, locus, method="ism", target="CTCF", start=990, end=1190)
+    cmp = ex.compare_ism_measured(ism, measured)                       # SNVs in the ISM window
+    points, caption = scatter_data(cmp)                                # (explorer.variants only)
+    track = ex.measured_matrix(measured, locus, 990, 1190)             # (4, L) like the ISM map
+    variant = variant_at(ism, "T", 10)                                 # a clicked ISM cell
+    ra = ex.ref_alt_attributions(model, locus, variant, "ism", "CTCF")  # ref, alt, diff aligned
+    changes, words = ex.variant_motif_report(ra, database=ex.jaspar())
+    tsv = ex.variant_table_tsv(effects, measured)                      # measured beside predicted
 """
 
 from explorer.io.variants import check_variants, parse_variants, read_measured_table, read_vcf

@@ -129,6 +129,24 @@ class RefAltAttribution:
         return out
 
     @property
+    def alt_contribution_aligned(self) -> torch.Tensor:
+        """``(4, end - start)``: the alt map's logo input (``alt.contribution``) on the reference
+        positions (zero columns where not aligned)."""
+        out = torch.zeros_like(self.ref.one_hot)
+        q = self.alignment.to_alt(np.arange(self.ref.start, self.ref.end)) - self.alt.start
+        cols = np.flatnonzero(self.aligned)
+        out[:, torch.as_tensor(cols)] = self.alt.contribution[:, torch.as_tensor(q[cols])].to(out.dtype)
+        return out
+
+    @property
+    def diff_contribution(self) -> torch.Tensor:
+        """``(4, end - start)``: alt minus ref logo input, for a difference logo. At the variant
+        the ref letter goes negative and the alt letter positive by their importance."""
+        out = self.alt_contribution_aligned - self.ref.contribution
+        out[:, torch.as_tensor(np.flatnonzero(~self.aligned), dtype=torch.long)] = 0.0
+        return out
+
+    @property
     def label(self) -> str:
         """``"C>T at 62,150"`` (1-based position)."""
         return variant_words(self.variant)
