@@ -227,3 +227,13 @@ def test_mismatch_profile_equals_brute_force_across_chunks(monkeypatch):
                       for i in range(len(s) - 39)])
     monkeypatch.setattr(measured, "_CHUNK", 777)
     np.testing.assert_array_equal(measured._mismatch_profile(s, q), brute)
+
+
+def test_compare_ignores_float_noise_around_zero():
+    measured = pd.DataFrame({"chrom": "x", "pos": np.arange(1, 9), "ref": "A", "alt": "C",
+                             "effect": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]})
+    exact = measured.rename(columns={"effect": "diff"}).assign(task="t", diff=[0, 0, 0, 0, 0, 1.0, 2.0, 3.0])
+    noisy = exact.assign(diff=exact["diff"] + [3e-8, -2e-8, 1e-8, -4e-8, 0, 0, 0, 0])
+    a, b = compare_measured(exact, measured), compare_measured(noisy, measured)
+    assert a.spearman == pytest.approx(b.spearman) and a.pearson == pytest.approx(b.pearson)
+    assert compare_measured(noisy, measured, zero_tol=0).spearman != pytest.approx(a.spearman)

@@ -425,7 +425,7 @@ def _correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, fl
 
 
 def compare_measured(predicted: pd.DataFrame, measured: pd.DataFrame, task: str | None = None, *,
-                     value: str = "diff", kinds=None) -> Comparison:
+                     value: str = "diff", kinds=None, zero_tol: float = 1e-6) -> Comparison:
     """Join predicted and measured effects on (chrom, position, ref, alt) and correlate them.
 
     Parameters
@@ -444,6 +444,10 @@ def compare_measured(predicted: pd.DataFrame, measured: pd.DataFrame, task: str 
         Predicted column to compare: ``"diff"`` (default) or ``"log_ratio"``.
     kinds : iterable of str, optional
         Keep only these variant kinds (e.g. ``("snv",)``); default all that join.
+    zero_tol : float
+        Predicted values with ``|value| <= zero_tol`` count as exactly 0 (default 1e-6), so
+        float noise (e.g. fast ISM vs a full forward pass) does not rank the variants a model
+        treats as neutral (a max-pooled model ignores most bases far from its strongest site).
 
     Returns
     -------
@@ -470,8 +474,10 @@ def compare_measured(predicted: pd.DataFrame, measured: pd.DataFrame, task: str 
     pairs = joined[joined["kind"].isin(list(kinds))] if kinds is not None else joined
     pairs = pairs[["chrom", "pos", "ref", "alt", "kind", "predicted", "measured", "pvalue", "element",
                    "id"]].sort_values(["pos", "alt"]).reset_index(drop=True)
-    ok = np.isfinite(pairs["predicted"].to_numpy(float)) & np.isfinite(pairs["measured"].to_numpy(float))
-    x, y = pairs["predicted"].to_numpy(float)[ok], pairs["measured"].to_numpy(float)[ok]
+    x_all = pairs["predicted"].to_numpy(float)
+    ok = np.isfinite(x_all) & np.isfinite(pairs["measured"].to_numpy(float))
+    x, y = x_all[ok], pairs["measured"].to_numpy(float)[ok]
+    x = np.where(np.abs(x) <= zero_tol, 0.0, x)
     r, rp, rho, rhop = _correlations(x, y)
     return Comparison(pairs=pairs, task=str(task), value=value, n=int(ok.sum()), pearson=r, pearson_p=rp,
                       spearman=rho, spearman_p=rhop,
