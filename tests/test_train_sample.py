@@ -121,3 +121,18 @@ def test_smoke_run_writes_loadable_reproducible_model(tmp_path):
     _smoke(tmp_path / "b")
     again = ex.load_model(tmp_path / "b" / "sample_cnn.pt", device="cpu")
     assert again.content_hash() == ckpt.content_hash()
+
+
+def test_eval_subset_round_trip(tmp_path):
+    path = tmp_path / "subset.fa.gz"
+    card = ts.main(["--ctcf", str(CTCF), "--pu1", str(PU1), "--write-eval-subset", "5",
+                    "--eval-out", str(path), "--quiet"])
+    assert card == {}
+    seqs, source, overlap = ts.read_eval_subset(path)
+    assert np.bincount(source, minlength=4).tolist() == [5, 5, 5, 5]
+    assert all(len(s) == 100 for s in seqs)
+    assert not overlap[source >= 2].any()
+    # each shuffle follows its peak's block and keeps its dinucleotide content
+    peaks, shuffles = ex.one_hot_encode(seqs[:5]), ex.one_hot_encode(seqs[5:10])
+    di = lambda x: torch.einsum("nal,nbl->ab", x[:, :, :-1], x[:, :, 1:])  # noqa: E731
+    torch.testing.assert_close(di(peaks), di(shuffles))
