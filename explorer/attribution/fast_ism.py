@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from explorer.attribution.device import run_in_batches
 from explorer.attribution.progress import Cancelled, ProgressCallback, report  # noqa: F401 (re-export)
 from explorer.attribution.structure import (
     CropHead,
@@ -352,13 +353,15 @@ class FastISM:
         start, end = _window(self.length, start, end)
         pos, bases = _mutations(self.x, start, end)
         n = int(pos.numel())
-        bs = int(batch_size or self.default_batch_size)
         out = torch.zeros(4, end - start, dtype=torch.float32)
         report(progress, 0.0)
-        for i in range(0, n, bs):
-            j = min(n, i + bs)
+
+        def run(i: int, j: int) -> None:
             out[bases[i:j], pos[i:j] - start] = self.scores(pos[i:j], bases[i:j]).float()
-            report(progress, j / n)
+
+        # batches halve and retry on out-of-memory (the engine's batcher)
+        _, self.last_batch_size = run_in_batches(run, n, int(batch_size or self.default_batch_size), self.device,
+                                                 on_batch=lambda done: report(progress, done / max(n, 1)))
         return out
 
 
@@ -385,13 +388,15 @@ def _heads_read(target: Callable, structure: Structure) -> list[int]:
 
 
 def plain_ism_positions(model: Any, one_hot: torch.Tensor, target: Callable, positions: Any,
-                        *, batch_size: int = 64) -> tuple[torch.Tensor, float]:
+                        *, batch_size: int = 64, reference_score: float | None = None) -> tuple[torch.Tensor, float]:
     """Exact ISM by running the full model, for a few positions (the verification).
 
     Parameters
     ----------
     positions : sequence of int
         0-based positions in the sequence.
+    reference_score : float, optional
+        ``f(reference)`` when already known (saves one forward pass).
 
     Returns
     -------
@@ -408,7 +413,8 @@ def plain_ism_positions(model: Any, one_hot: torch.Tensor, target: Callable, pos
     pos = positions[k]
     out = torch.zeros(4, positions.numel(), dtype=torch.float32)
     with torch.no_grad():
-        ref = float(target(model(x.unsqueeze(0))).reshape(-1)[0])
+        ref = (float(target(model(x.unsqueeze(0))).reshape(-1)[0]) if reference_score is None
+               else float(reference_score))
         for i in range(0, int(pos.numel()), batch_size):
             p, b = pos[i:i + batch_size].to(device), bases[i:i + batch_size].to(device)
             batch = x.unsqueeze(0).repeat(p.numel(), 1, 1)
@@ -436,13 +442,15 @@ def _verify_positions(start: int, end: int, n: int, seed: int) -> list[int]:
     return sorted(chosen)
 
 
-def _plain_fallback(model, x, target, start, end, batch_size, progress) -> tuple[torch.Tensor, float]:
+def _plain_fallback(model, x, target, start, end, progress) -> tuple[torch.Tensor, float]:
+    """Plain exact ISM (the engine's :func:`~explorer.attribution.ism.ism`, its own batch size:
+    fast ISM's batches of short windows would not fit as full-length mutants)."""
     try:
         from explorer.attribution.ism import ism
     except ImportError:  # pragma: no cover - the engine's module ships with the package
         ism = None
     if ism is not None:
-        res = ism(model, x, target, start, end, batch_size=batch_size, progress=progress)
+        res = ism(model, x, target, start, end, progress=progress)
         return res.values, float(res.reference_score)
     values = torch.zeros(4, end - start)
     for i in range(start, end, 16):
@@ -523,8 +531,7 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
         try:
             engine = FastISM(model, x, target)
         except StructureMismatch as exc:
-            values, reference = _plain_fallback(model, x.to(_device_of(model)), target, start, end,
-                                                batch_size, progress)
+            values, reference = _plain_fallback(model, x.to(_device_of(model)), target, start, end, progress)
             return values, reference, {
                 "fast_ism": False, "fast_ism_path": "plain", "fast_ism_fallback": True,
                 "fast_ism_max_abs_diff": None, "fast_ism_verified_positions": [],
@@ -538,14 +545,15 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
             "fast_ism_verified_positions": positions,
             "fast_ism_max_abs_diff": None,
             "fast_ism_fallback": False,
-            "batch_size": int(batch_size or engine.default_batch_size),
+            "batch_size": int(engine.last_batch_size),
             "n_mutants": int(_mutations(x, start, end)[0].numel()),
             "warnings": list(engine.warnings),
         }
         tol = TOLERANCE * max(1.0, abs(engine.reference_score))
         diag["fast_ism_tolerance"] = tol
         if positions:
-            exact, _ = plain_ism_positions(model, engine.x, target, positions)
+            exact, _ = plain_ism_positions(model, engine.x, target, positions,
+                                           reference_score=engine.reference_score)
             idx = torch.as_tensor(positions) - start
             diff = float((values[:, idx].double() - exact.double()).abs().max())
             diag["fast_ism_max_abs_diff"] = diff
@@ -556,7 +564,7 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
                     f"receptive field, {engine.structure.receptive_field} bp) does not fit the model; "
                     f"recomputed with plain ISM")
                 diag.update(fast_ism=False, fast_ism_path="plain", fast_ism_fallback=True)
-                values, _ = _plain_fallback(model, engine.x, target, start, end, batch_size, progress)
+                values, _ = _plain_fallback(model, engine.x, target, start, end, progress)
     return values, engine.reference_score, diag
 
 
@@ -594,6 +602,9 @@ def progressive_ism(model: Any, one_hot: torch.Tensor, target: Callable, view_st
         Closing the generator (``gen.close()``) also stops it between chunks.
     diagnostics : dict, optional
         Filled with the same keys as :func:`fast_ism`'s diagnostics.
+
+    The model stays in eval mode while the generator is alive; its mode is restored when
+    the generator is exhausted, closed or garbage-collected.
     """
     x = _as_one_hot(one_hot)
     start, end = _window(x.shape[1], start, end)
@@ -620,7 +631,8 @@ def progressive_ism(model: Any, one_hot: torch.Tensor, target: Callable, view_st
                 vals = engine.values(a, b, batch_size=batch_size)
                 if a == vs and b == ve and verify:
                     positions = _verify_positions(a, b, int(verify), seed)
-                    exact, _ = plain_ism_positions(model, engine.x, target, positions)
+                    exact, _ = plain_ism_positions(model, engine.x, target, positions,
+                                           reference_score=engine.reference_score)
                     diff = float((vals[:, torch.as_tensor(positions) - a].double() - exact.double()).abs().max())
                     tol = TOLERANCE * max(1.0, abs(engine.reference_score))
                     diag.update(fast_ism_max_abs_diff=diff, fast_ism_verified_positions=positions,
@@ -632,7 +644,7 @@ def progressive_ism(model: Any, one_hot: torch.Tensor, target: Callable, view_st
                         diag.update(fast_ism=False, fast_ism_path="plain", fast_ism_fallback=True)
                         engine = None
             if engine is None:
-                vals, _ = _plain_fallback(model, x.to(_device_of(model)), target, a, b, batch_size, None)
+                vals, _ = _plain_fallback(model, x.to(_device_of(model)), target, a, b, None)
             done += b - a
             yield a, b, vals
         report(progress, 1.0)
