@@ -235,3 +235,26 @@ def test_predict_profile_and_tuple_models():
     assert list(df.columns) == ["start", "end", "genome_start", "task 0", "task 1"] and len(df) == 4
     prof = ex.predict(ProfileModel(n_tasks=2), seq, window=100, step=100, reduce="mean")
     assert prof.shape == (4, 5)
+
+
+def test_attribution_layer_imports_no_ui_library():
+    """ISM, DeepLIFT/SHAP and saliency keep panel/holoviews/bokeh/matplotlib out.
+
+    (IG imports captum.attr, whose package __init__ imports matplotlib for its own
+    visualisation helpers; it is imported only when method="ig" runs.)
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, explorer as ex\n"
+        "from explorer.attribution import api, cache, deeplift, device, gradients, ism, targets\n"
+        "from explorer.attribution.toy_models import MotifDetector, plant\n"
+        "m, x = MotifDetector(), plant('GATAAGGC', 100, 20)\n"
+        "for method in ('ism', 'deeplift_shap', 'saliency'):\n"
+        "    ex.attribute(m, x, method, cache=False, **({'n_shuffles': 2} if method != 'ism' and method != 'saliency' else {}))\n"
+        "ex.predict(m, x, window=50)\n"
+        "bad = [k for k in ('panel', 'holoviews', 'bokeh', 'matplotlib') if k in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -135,3 +135,24 @@ def test_fast_path_is_used_and_falls_back(monkeypatch, small_cnn):
     calls.clear()
     api.attribute(small_cnn, x, "ism", target=0, start=5, end=25, cache=False, fast=False)
     assert calls == []
+
+
+def test_fast_path_failure_falls_back_only_in_auto(monkeypatch, small_cnn):
+    x = random_one_hot(100, seed=5)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("captured graph mismatch")
+
+    monkeypatch.setattr(api, "_fast_ism_function", lambda: broken)
+    res = api.attribute(small_cnn, x, "ism", target=0, start=0, end=10, cache=False)
+    assert res.diagnostics["ism_path"] == "plain"
+    assert any("captured graph mismatch" in w for w in res.diagnostics["warnings"])
+    with pytest.raises(RuntimeError, match="captured graph mismatch"):
+        api.attribute(small_cnn, x, "ism", target=0, start=0, end=10, cache=False, fast=True)
+
+    def cancelled(*args, **kwargs):
+        raise api.Cancelled("stop")
+
+    monkeypatch.setattr(api, "_fast_ism_function", lambda: cancelled)
+    with pytest.raises(api.Cancelled):
+        api.attribute(small_cnn, x, "ism", target=0, start=0, end=10, cache=False)

@@ -94,10 +94,16 @@ def _run_ism(model, x, target, start, end, opts, progress, diagnostics) -> torch
         if function is not None:
             try:
                 values, reference, extra = function(model, x, target, start, end, progress=progress)
+            except Cancelled:
+                raise
             except NotImplementedError as exc:
                 if fast is True:
                     diagnostics["warnings"].append(f"fast ISM does not apply to this model ({exc}); "
                                                    f"used plain ISM")
+            except Exception as exc:  # noqa: BLE001 - 'auto' must still give the exact answer
+                if fast is True:
+                    raise
+                diagnostics["warnings"].append(f"fast ISM failed ({type(exc).__name__}: {exc}); used plain ISM")
             else:
                 extra = dict(extra or {})
                 diagnostics["warnings"].extend(extra.pop("warnings", []))
