@@ -558,6 +558,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
             chosen = choose_bookmarks(model, args.bookmarks)
             log(json.dumps(chosen, indent=2))
             return chosen
+        for flag, path in (("--ctcf", args.ctcf), ("--pu1", args.pu1)):
+            if not Path(path).is_file():
+                raise FileNotFoundError(
+                    f"peak file not found: {path}. Pass {flag} PATH: 100 bp peaks with hg19 headers "
+                    f"(>chrom:start-end), e.g. the DeepSTARR demo data (Neural_Network_DNA_Demo/data/)")
         t0 = time.perf_counter()
         ctcf, pu1 = read_peaks(args.ctcf), read_peaks(args.pu1)
         if args.subset:

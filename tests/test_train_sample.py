@@ -136,3 +136,8 @@ def test_eval_subset_round_trip(tmp_path):
     peaks, shuffles = ex.one_hot_encode(seqs[:5]), ex.one_hot_encode(seqs[5:10])
     di = lambda x: torch.einsum("nal,nbl->ab", x[:, :, :-1], x[:, :, 1:])  # noqa: E731
     torch.testing.assert_close(di(peaks), di(shuffles))
+
+
+def test_missing_data_file_names_the_option(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--pu1"):
+        ts.main(["--ctcf", str(CTCF), "--pu1", str(tmp_path / "none.fa.gz"), "--quiet"])
