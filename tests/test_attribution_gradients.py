@@ -142,3 +142,19 @@ def test_deeplift_nonlinear_reduction_gets_a_rule():
     target = resolve_target(model, 0, reduce="logsumexp", window=(20, 50), length=80)
     values, diag = deeplift_shap(model, x, target, n_shuffles=4)
     assert values.shape == (4, 80) and diag["convergence_delta_relative"] < 0.01, diag
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ex.SAMPLE_MODEL.is_file(), reason="the trained sample model has not landed")
+def test_defaults_on_the_trained_sample_model():
+    """IG defaults hold completeness < 1 %; DeepLIFT's head rule keeps the deltas small."""
+    model = ex.load_sample_model(device="cpu")
+    locus = ex.load_sample_locus()
+    x = locus.one_hot[:, 850:1150]  # around the bookmark's CTCF site
+    target = resolve_target(model, "CTCF", length=300)
+    _, ig = integrated_gradients(model, x, target)
+    assert ig["completeness_error"] < 0.01, ig
+    _, dls = deeplift_shap(model, x, target, n_shuffles=4)
+    _, linear = deeplift_shap(model, x, target, n_shuffles=4, head_rule="linear")
+    assert dls["head_rule"] == "ig" and dls["convergence_delta_relative"] < 0.02, dls
+    assert linear["convergence_delta_relative"] > 5 * dls["convergence_delta_relative"]
