@@ -49,6 +49,8 @@ def test_inputs_locus_tensor_and_string_agree(model, seq):
 @pytest.mark.parametrize("method", ["ism", "ig", "deeplift_shap", "saliency"])
 def test_every_method_returns_a_window(model, seq, method):
     opts = {"n_shuffles": 2} if method in ("ig", "deeplift_shap") else {}
+    if method == "ig":
+        opts["max_steps"] = 64
     res = ex.attribute(model, seq, method, "SPI1", 20, 70, cache=False, **opts)
     assert res.values.shape == (4, 50) and res.one_hot.shape == (4, 50)
     assert res.values.dtype == torch.float32 and res.per_base.shape == (50,)
@@ -99,6 +101,8 @@ def test_model_state_is_restored(model, seq):
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     for method in ("ism", "ig", "deeplift_shap", "saliency"):
         opts = {"n_shuffles": 2} if method in ("ig", "deeplift_shap") else {}
+        if method == "ig":
+            opts.update(n_steps=16, max_steps=16)
         ex.attribute(model, seq, method, "CTCF", 0, 20, cache=False, **opts)
         assert {name: m.training for name, m in model.named_modules()} == before, method
     with pytest.raises(ex.Cancelled):
@@ -174,7 +178,8 @@ def test_cache_hit_keeps_locus_coordinates(model, seq, tmp_path, monkeypatch):
 @pytest.mark.parametrize("method", ["ism", "ig", "deeplift_shap"])
 def test_progress_and_cancel(model, seq, method, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
-    opts = {"ism": {"batch_size": 16, "fast": False}, "ig": {"n_shuffles": 3}, "deeplift_shap": {"n_shuffles": 4, "batch_size": 1}}[method]
+    opts = {"ism": {"batch_size": 16, "fast": False}, "ig": {"n_shuffles": 3, "n_steps": 16, "max_steps": 16},
+            "deeplift_shap": {"n_shuffles": 3, "batch_size": 1}}[method]
     seen = []
     ex.attribute(model, seq, method, "CTCF", 0, 40, progress=seen.append, **opts)
     assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 3
