@@ -5,5 +5,7 @@ Files the page may read: ``sample_data/`` plus the folders in ``$EXPLORER_DATA_D
 """
 
 import explorer as ex
+from explorer.ui.app import warm_in_background
 
+warm_in_background()
 ex.Explorer().servable()

@@ -7,7 +7,6 @@ import pytest
 
 import explorer as ex
 from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA
-from explorer.ui.state import ExplorerState
 
 DEFAULT_REGION = next(iter(SAMPLE_BOOKMARKS.values()))
 
@@ -159,3 +158,39 @@ def test_exports(explorer_app):
     assert csv[0] == "chrom,position_1based,ref,A,C,G,T,per_base" and len(csv) == len(att) + 1
     bed = explorer_app._bed().getvalue().strip().splitlines()
     assert bed and all(len(line.split("\t")) == 6 for line in bed)
+
+
+def test_open_a_typed_variant_shows_ref_alt_and_difference(state, explorer_app):
+    view = explorer_app.variants
+    pos = state.window.start + 1000  # 1-based position of window index 999
+    ref = state.window.sequence[999]
+    alt = "A" if ref != "A" else "C"
+    view.open_text(f"{state.window.chrom}:{pos:,}:{ref}>{alt}")
+    layout = view.refalt_plot.object
+    assert layout is not None and len(layout) == 3
+    assert f"{ref}>{alt} at {pos:,}" in view.words.object and "alt - ref" in view.words.object
+
+
+def test_a_wrong_reference_allele_is_named(state, explorer_app):
+    view = explorer_app.variants
+    pos = state.window.start + 1000
+    ref = state.window.sequence[999]
+    wrong = "G" if ref != "G" else "T"
+    view.open_text(f"{state.window.chrom}:{pos}:{wrong}>A")
+    assert state.message_kind == "danger"
+    assert f"reference allele {wrong} does not match the locus, which has {ref}" in state.message
+
+
+def test_measured_effects_are_compared_with_ism(state, explorer_app):
+    view = explorer_app.variants
+    state.region = SAMPLE_BOOKMARKS["HBB promoter"]
+    state.method = "ism"
+    explorer_app.run()
+    view.measured_select.value = "variants/kircher2019_HBB.tsv.gz"
+    assert view.load_measured() is True
+    assert "minus strand" in view.measured_report.object or "-" in view.measured_report.object
+    assert "Pearson r" in view.caption.object and "Spearman" in view.caption.object
+    assert "expected, true result" in view.caption.object
+    assert view.compare_scatter.object is not None
+    tsv = view._tsv().getvalue().splitlines()
+    assert "measured" in tsv[0] or "effect" in tsv[0]

@@ -16,12 +16,12 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
-import param
 
 from explorer.attribution.progress import Cancelled
 from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figure
 from explorer.ui import views
 from explorer.ui.state import METHOD_LABELS, ExplorerState
+from explorer.ui.variants_view import VariantsView
 
 #: a seqlet is labelled with its best match only when TOMTOM's q-value is at most this
 MATCH_Q = 0.05
@@ -137,6 +137,7 @@ class Explorer(pn.viewable.Viewer):
         self.alignment = pn.pane.Matplotlib(None, dpi=100, tight=True, sizing_mode="stretch_width",
                                             format="svg", visible=False)
         self.exports = pn.Row(*self._export_buttons())
+        self.variants = VariantsView(self)
         self.main = pn.Column(
             pn.pane.Markdown(HELP, sizing_mode="stretch_width"),
             self.message, pn.Row(self.progress, self.progress_text), self.diagnostics,
@@ -145,6 +146,7 @@ class Explorer(pn.viewable.Viewer):
             self.tracks, self.substitution,
             pn.pane.Markdown("### Motifs: seqlets and their best matches"),
             self.agreement, self.matches, self.alignment,
+            self.variants.panel,
             pn.pane.Markdown("### Export"), self.exports,
             sizing_mode="stretch_width",
         )
@@ -269,7 +271,9 @@ class Explorer(pn.viewable.Viewer):
         else:
             verb = "raises" if value > 0 else "lowers"
             self.substitution.object = (f"**{ref}>{alt} at {ism.chrom}:{pos:,}** {verb} the {ism.target} "
-                                        f"output by {abs(value):.4f} (ISM: f(mutant) - f(reference)).")
+                                        f"output by {abs(value):.4f} (ISM: f(mutant) - f(reference)). "
+                                        f"Its reference and alternative maps are shown under *Variants* below.")
+            self.variants.open_cell(ism, row, col)
 
     def _show_motifs(self, report):
         if report is None:
@@ -344,6 +348,8 @@ class Explorer(pn.viewable.Viewer):
 
     def _on_cancel(self, event):
         self._generation += 1
+        self._set_busy(False)
+        self.state.say("Cancelled; the previous result is kept.", "warning")
 
     def run(self, method: str | None = None):
         """Compute off the UI thread (with progress and cancel)."""
@@ -356,6 +362,7 @@ class Explorer(pn.viewable.Viewer):
     def _run_blocking(self, method=None):
         try:
             self.state.compute(method)
+            self.state.say(f"Done: {METHOD_LABELS[method or self.state.method]} for {self.state.task}.", "success")
         except Exception as exc:  # noqa: BLE001
             self.state.report_error("compute the attribution", exc)
 
@@ -377,30 +384,45 @@ class Explorer(pn.viewable.Viewer):
         self._set_busy(True, f"Computing {METHOD_LABELS[method]} for {self.state.task}...")
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, lambda: self.state.run_job(method, progress))
         try:
-            while not future.done():
-                await asyncio.sleep(0.25)
-                if generation != self._generation:
-                    break
-                f = self._fraction
-                elapsed = time.perf_counter() - t0
-                self.progress.value = int(100 * f)
-                eta = f" · about {elapsed * (1 - f) / f:.0f} s left" if f > 0.05 else ""
-                self.progress_text.object = f"{100 * f:.0f} % · {elapsed:.1f} s{eta}"
-            job = await future
-            if generation == self._generation:
-                self.state.apply(job)
-                self.state.say(f"Done: {METHOD_LABELS[method]} for {self.state.task} in {job.seconds:.1f} s.", "success")
+            job = await self._await(loop.run_in_executor(None, lambda: self.state.run_job(method, progress)),
+                                    generation, t0)
+            if job is None:
+                return
+            self.state.apply(job)
+            self.progress_text.object = "Calling seqlets and matching them with the motif database..."
+            self.progress.value = 100
+            job = await self._await(loop.run_in_executor(None, lambda: self.state.run_motifs(job)), generation)
+            if job is None:
+                return
+            self.state.apply(job)
+            self.state.say(f"Done: {METHOD_LABELS[method]} for {self.state.task} in "
+                           f"{time.perf_counter() - t0:.1f} s.", "success")
         except Cancelled:
             self.state.say("Cancelled; the previous result is kept.", "warning")
         except Exception as exc:  # noqa: BLE001
             self.state.report_error("compute the attribution", exc)
         finally:
-            if generation == self._generation or future.done():
+            if generation == self._generation:
                 self._set_busy(False)
 
+    async def _await(self, future, generation, t0=None):
+        """Wait for ``future`` while updating the progress bar; None if superseded."""
+        while not future.done():
+            await asyncio.sleep(0.25)
+            if generation != self._generation:
+                return None
+            if t0 is not None:
+                f = self._fraction
+                elapsed = time.perf_counter() - t0
+                self.progress.value = int(100 * f)
+                eta = f" · about {elapsed * (1 - f) / f:.0f} s left" if f > 0.05 else ""
+                self.progress_text.object = f"{100 * f:.0f} % · {elapsed:.1f} s{eta}"
+        result = await future
+        return result if generation == self._generation else None
+
     def _set_busy(self, busy: bool, text: str = ""):
+        """Show or hide the progress bar and enable Cancel while a job runs."""
         self.state.busy = busy
         self.progress.visible = busy
         self.progress_text.visible = busy
@@ -475,3 +497,29 @@ class Explorer(pn.viewable.Viewer):
                     lines.append(f"{self.state.window.chrom}\t{int(row.genome_start)}\t{int(row.genome_end)}\t"
                                  f"{row.tf_name}:{row.matrix_id}\t0\t{row.strand}")
         return io.StringIO("\n".join(lines) + "\n")
+
+
+_WARMED = False
+
+
+def warm_in_background() -> None:
+    """Once per process: load the default JASPAR release and numba's cached TOMTOM/FIMO code
+    in a background thread, so the first click does not wait for them."""
+    global _WARMED
+    if _WARMED:
+        return
+    _WARMED = True
+
+    def work():
+        try:
+            import explorer as ex
+            from explorer.warmup import warm
+
+            ex.jaspar()
+            warm(verbose=False)
+        except Exception:  # noqa: BLE001 - warming is an optimisation only
+            pass
+
+    import threading
+
+    threading.Thread(target=work, name="explorer-warmup", daemon=True).start()

@@ -265,23 +265,28 @@ class ExplorerState(param.Parameterized):
         """Compute ``method`` on the current window and task (blocking) and show it.
 
         Returns the :class:`~explorer.Attribution`; raises on error (scripts and tests).
-        The app runs :meth:`run_job` in a worker thread and :meth:`apply` on the UI thread.
+        The app runs :meth:`run_job` and :meth:`run_motifs` in a worker thread and
+        :meth:`apply` on the UI thread, so the map shows before the motif search ends.
         """
-        job = self.run_job(method, progress, with_motifs)
+        job = self.run_job(method, progress)
         self.apply(job)
+        if with_motifs:
+            self.apply(self.run_motifs(job))
         return job.attribution
 
-    def run_job(self, method: str | None = None, progress: Callable[[float], Any] | None = None,
-                with_motifs: bool = True) -> "Job":
-        """Do the work of :meth:`compute` without touching any parameter (thread-safe)."""
+    def run_job(self, method: str | None = None, progress: Callable[[float], Any] | None = None) -> "Job":
+        """Compute the attribution without touching any parameter (thread-safe)."""
         method = method or self.method
         self.check_ready(method)
         key = self._key(method)
         t0 = time.perf_counter()
         res = ex.attribute(self.model, self.window, method=method, target=self.task,
                            progress=progress, **self.options(method))
-        report = self.motif_report(res) if with_motifs else None
-        return Job(key, method, res, report, time.perf_counter() - t0)
+        return Job(key, method, res, None, time.perf_counter() - t0)
+
+    def run_motifs(self, job: "Job") -> "Job":
+        """Add seqlets, motif matches, hits and agreement to ``job`` (thread-safe)."""
+        return Job(job.key, job.method, job.attribution, self.motif_report(job.attribution), job.seconds)
 
     def apply(self, job: "Job") -> None:
         """Store a finished job and show it if it still matches the inputs."""
