@@ -161,10 +161,8 @@ def main(argv=None) -> None:
     for name in cases:
         if name.startswith("ISM"):
             ratio = med[name] / med["ISM  ours plain (explorer ism)"]
-            base = "ours plain"
         else:
             ratio = med[name] / med["IG   captum as documented (zeros, 64 steps)"]
-            base = "captum"
         diff = agree.get(name)
         print(f"| {name:45s} | {med[name]:8.2f} | {ratio:5.2f} | "
               f"{'' if diff is None else f'{diff:.2e}':>20s} |")
