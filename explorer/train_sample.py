@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python -m explorer.train_sample                       # the shipped model (about 4 min on 2 idle cores)
+    python -m explorer.train_sample                       # the shipped model (about 5 min on 2 idle cores)
     python -m explorer.train_sample --max-steps 20 --subset 500 --out /tmp/smoke   # smoke run
 
 Data
