@@ -13,6 +13,13 @@ CORE vertebrates (``ex.match_motifs``, TOMTOM) and checks the top match:
 
 Goal (issue 5): at least 9 of 10 for each method and task.
 
+Result (2026-11-22, sample_cnn.pt of commit 3b5b377, JASPAR2026 CORE vertebrates, default
+``call_seqlets`` and ``match_motifs``): 10/10 for CTCF and for SPI1 with ism, ig,
+deeplift_shap and saliency (one SPI1/saliency match is the FOXJ2::ELF1 heterodimer; the
+other 79 are monomers). Strongest CTCF seqlets: ISM 21-24 bp, DeepLIFT/SHAP 19-24, IG
+16-22, saliency 12-24. The contribution query's power (0.5) was chosen on chr7 peaks, not
+on these.
+
 The peaks are read from ``--data-dir`` (default ``../shared/data``: ``ctcf.fa.gz`` and
 ``pu1.fa.gz``, 100-bp hg19 peaks named ``chr:start-end``). This offline script is the
 only place that reads them; the app and the tests never do.
