@@ -67,11 +67,25 @@ def server(tmp_path_factory):
     log.close()
 
 
+@pytest.fixture(autouse=True)
+def _screenshot_on_failure(request, page, artifacts_dir):
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        page.screenshot(path=str(artifacts_dir / f"FAILED_{request.node.name}.png"), full_page=True)
+
+
+def _wait_text(page, text, seconds):
+    """Wait for ``text`` anywhere in the page (locators pierce Panel's shadow DOM)."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=seconds * 1000)
+
+
 def _plots(page):
     return page.evaluate(PLOTS_JS)
 
 
 def _track(page, prefix):
+    """Figures whose title starts with ``prefix``, newest last (old ones can stay in the document)."""
     return [p for p in _plots(page) if p["title"].startswith(prefix)]
 
 
@@ -79,26 +93,26 @@ def test_default_view_ig_then_ism_then_motif_click(server, page, artifacts_dir):
     page.set_viewport_size({"width": 1500, "height": 1900})
     page.goto(server, timeout=120_000)
     # the default window's IG result and its motif table arrive on their own
-    page.wait_for_function("() => document.body.innerText.includes('Done: Integrated gradients')", timeout=180_000)
+    _wait_text(page, "Done: Integrated gradients", 240)
     page.locator(".tabulator-cell", has_text="CTCF").first.wait_for(timeout=60_000)
     tracks = _track(page, "Integrated gradients for CTCF")
     assert tracks, _plots(page)
-    assert "MultiPolygons" in tracks[0]["glyphs"] or "Patches" in tracks[0]["glyphs"], tracks
+    assert "MultiPolygons" in tracks[-1]["glyphs"] or "Patches" in tracks[-1]["glyphs"], tracks
     page.screenshot(path=str(artifacts_dir / "browser_ig.png"), full_page=True)
 
     # ISM: choose it in the method select, the heatmap appears under the logo
     page.locator("select").nth(1).select_option(label="ISM (in-silico mutagenesis)")
-    page.wait_for_function("() => document.body.innerText.includes('Done: ISM')", timeout=180_000)
+    _wait_text(page, "Done: ISM", 240)
     page.wait_for_timeout(1500)
     heat = _track(page, "ISM: change in the target")
-    assert heat and "Quad" in heat[0]["glyphs"], _plots(page)
+    assert heat and "Quad" in heat[-1]["glyphs"], _plots(page)
     page.screenshot(path=str(artifacts_dir / "browser_ism.png"), full_page=True)
 
     # a click on a match row zooms the tracks to its seqlet
-    before = _track(page, "ISM (in-silico mutagenesis) for CTCF")[0]
+    before = _track(page, "ISM (in-silico mutagenesis) for CTCF")[-1]
     page.locator(".tabulator-row").nth(2).click()
     page.wait_for_timeout(2500)
-    after = _track(page, "ISM (in-silico mutagenesis) for CTCF")[0]
+    after = _track(page, "ISM (in-silico mutagenesis) for CTCF")[-1]
     assert (after["start"], after["end"]) != (before["start"], before["end"])
     assert after["end"] - after["start"] < 80
     page.screenshot(path=str(artifacts_dir / "browser_motif_click.png"), full_page=True)
@@ -107,11 +121,11 @@ def test_default_view_ig_then_ism_then_motif_click(server, page, artifacts_dir):
 def test_bad_region_shows_a_message_and_keeps_the_view(server, page, artifacts_dir):
     page.set_viewport_size({"width": 1500, "height": 1200})
     page.goto(server, timeout=120_000)
-    page.wait_for_function("() => document.body.innerText.includes('Done:')", timeout=180_000)
+    _wait_text(page, "Done:", 240)
     box = page.locator("input[type=text]").first
     box.fill("HUMHBB:50,000-40,000")
     box.press("Enter")
-    page.wait_for_function("() => document.body.innerText.includes('Could not use that window')", timeout=30_000)
-    assert "empty or reversed" in page.inner_text("body")
+    _wait_text(page, "Could not use that window", 30)
+    assert page.get_by_text("empty or reversed", exact=False).count() >= 1
     assert _track(page, "Integrated gradients for CTCF")
     page.screenshot(path=str(artifacts_dir / "browser_bad_region.png"), full_page=True)

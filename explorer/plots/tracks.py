@@ -111,14 +111,14 @@ def ism_rectangles(values: np.ndarray, sequence: str, first_position: int) -> hv
     row = np.tile(np.arange(4), L)
     seq = sequence.upper()
     df = pd.DataFrame({
-        "x0": pos - 0.5, "y0": 3 - row, "x1": pos + 0.5, "y1": 4 - row,
+        "x0": pos - 0.5, "row0": 3 - row, "x1": pos + 0.5, "row1": 4 - row,
         "pos": pos, "alt": [BASES[r] for r in row],
         "ref": [seq[i] for i in np.repeat(np.arange(L), 4)],
         "effect": values.T.reshape(-1),
     })
     lim = float(np.nanmax(np.abs(values))) if values.size else 1.0
     df = df.rename(columns={"x0": "position"})
-    return hv.Rectangles(df, kdims=[X_DIM, "y0", "x1", "y1"], vdims=["pos", "ref", "alt", "effect"]).opts(
+    return hv.Rectangles(df, kdims=[X_DIM, "row0", "x1", "row1"], vdims=["pos", "ref", "alt", "effect"]).opts(
         color="effect", cmap="RdBu_r", clim=(-lim or -1, lim or 1), line_width=0, colorbar=True,
         tools=["hover", "tap"], yticks=[(3.5, "A"), (2.5, "C"), (1.5, "G"), (0.5, "T")],
         hover_tooltips=[("position", "@pos{0,0}"), ("substitution", "@ref>@alt"), ("effect", "@effect{0.0000}")],

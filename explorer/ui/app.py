@@ -237,17 +237,19 @@ class Explorer(pn.viewable.Viewer):
         self._range_stream = hv.streams.RangeX(x_range=view)
 
         def track(x_range):
-            return views.attribution_tracks(att, seqlets, labels, x_range or view).opts(
-                hv.opts.Overlay(hooks=[self._grab_range], xlim=view,
+            shown = tuple(x_range) if x_range else view
+            return views.attribution_tracks(att, seqlets, labels, shown).opts(
+                hv.opts.Overlay(hooks=[self._grab_range], xlim=shown, framewise=True,
                                 title=f"{METHOD_LABELS.get(att.method, att.method)} for {att.target}"))
 
         dmap = hv.DynamicMap(track, streams=[self._range_stream])
         panels = [dmap]
         if s.ism is not None and s.ism.genome_start == att.genome_start and len(s.ism) == len(att):
-            heat = views.ism_heatmap(s.ism)
+            heat = views.ism_heatmap(s.ism).opts(xlim=view)
             tap = hv.streams.Selection1D(source=heat)
             tap.add_subscriber(lambda index: self._on_ism_tap(index))
             panels.append(heat)
+            self.substitution.object = "*Click a cell of the heatmap to see that substitution and open it as a variant.*"
         else:
             self.substitution.object = "*The ISM heatmap appears here once ISM has run on this window.*"
         self.tracks.object = hv.Layout(panels).cols(1).opts(shared_axes=True)

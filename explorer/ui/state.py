@@ -323,7 +323,7 @@ class ExplorerState(param.Parameterized):
         """One diagnostics line: method, device, seconds, cache, checks."""
         d = res.diagnostics or {}
         parts = [METHOD_LABELS.get(res.method, res.method), f"target {res.target}", f"device {res.device}",
-                 f"{res.seconds:.2f} s" + (" (from cache)" if d.get("cache_hit") else "")]
+                 (f"served from cache (computed in {res.seconds:.1f} s)" if d.get("cache_hit") else f"{res.seconds:.2f} s")]
         if "completeness_error" in d:
             parts.append(f"completeness error {100 * d['completeness_error']:.2f} %")
         if "convergence_delta_max" in d:

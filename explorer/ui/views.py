@@ -88,5 +88,5 @@ def attribution_tracks(att, seqlets: pd.DataFrame | None, labels: list[str], x_r
 def ism_heatmap(ism) -> hv.Rectangles:
     """ISM heatmap of an ISM Attribution (rows A, C, G, T; x: 1-based positions)."""
     return ism_rectangles(ism.values.numpy(), ism.sequence, ism.genome_start + 1).opts(
-        responsive=True, height=170, xlabel="Position (1-based)", ylabel="Substituted base",
+        responsive=True, height=210, xlabel="Position (1-based)", ylabel="Substituted base",
         title="ISM: change in the target when each base is substituted (click a cell)", toolbar="right")
