@@ -464,13 +464,18 @@ def _distinct_sites(scan, offset: int, task: str, n: int = 8, min_distance: int 
     return chosen
 
 
+#: genes whose promoters are bookmarked (the Kircher et al. 2019 MPRA elements lie there)
+PROMOTER_BOOKMARKS = ("HBB", "HBG1")
+
+
 def choose_bookmarks(model: nn.Module, locus_path: str | Path, width: int = 2000) -> dict:
-    """Pick the sample locus' default window (strongest CTCF site) and the HBB promoter window.
+    """Pick the sample locus' default window (strongest CTCF site) and the promoter windows.
 
     The CTCF site is the centre of the 100 bp window with the highest CTCF logit
-    (:func:`scan_windows`, step 10); the default window is ``width`` bp centred on it. The
-    HBB promoter window starts 1 kb upstream of the HBB transcription start (the start of
-    the GenBank ``gene`` feature ``HBB``, + strand) and is ``width`` bp long.
+    (:func:`scan_windows`, step 10); the default window is ``width`` bp centred on it. Each
+    promoter window (:data:`PROMOTER_BOOKMARKS`) starts ``width // 2`` bp upstream of the
+    gene's transcription start (the start of its GenBank ``gene`` feature, + strand) and is
+    ``width`` bp long.
 
     Returns
     -------
@@ -486,13 +491,16 @@ def choose_bookmarks(model: nn.Module, locus_path: str | Path, width: int = 2000
     site = locus.start + int(best["centre"])  # 0-based
     start = min(max(site - width // 2, locus.start), locus.end - width)
     ctcf_region = Region(locus.chrom, start, start + width)
-    genes = locus.annotations.query("type == 'gene' and name == 'HBB'")
-    if len(genes) != 1 or genes.strand.iloc[0] != "+":
-        raise ValueError(f"expected one + strand HBB gene feature in {locus_path}; found {len(genes)}")
-    tss = int(genes.start.iloc[0])  # 0-based
-    hbb_region = Region(locus.chrom, tss - width // 2, tss - width // 2 + width)
+    promoters = {}
+    for gene in PROMOTER_BOOKMARKS:
+        genes = locus.annotations.query("type == 'gene' and name == @gene")
+        if len(genes) != 1 or genes.strand.iloc[0] != "+":
+            raise ValueError(f"expected one + strand {gene} gene feature in {locus_path}; found {len(genes)}")
+        tss = int(genes.start.iloc[0])  # 0-based
+        promoters[gene] = (tss, Region(locus.chrom, tss - width // 2, tss - width // 2 + width))
     details = {}
-    for name, region in (("ctcf", ctcf_region), ("hbb", hbb_region)):
+    regions = [("ctcf", ctcf_region)] + [(gene.lower(), region) for gene, (_, region) in promoters.items()]
+    for name, region in regions:
         window = locus.subregion(region.start, region.end)
         with torch.no_grad():
             logits = model(window.one_hot.unsqueeze(0))[0].tolist()
@@ -500,9 +508,11 @@ def choose_bookmarks(model: nn.Module, locus_path: str | Path, width: int = 2000
     details["ctcf"].update(site_1based=site + 1, site_window=f"{locus.chrom}:{locus.start + int(best['start']) + 1:,}"
                            f"-{locus.start + int(best['end']):,}", site_logit=round(float(best["CTCF"]), 2),
                            top_sites=_distinct_sites(scan, locus.start, "CTCF"))
-    details["hbb"].update(tss_1based=tss + 1)
-    return {"bookmarks": {"CTCF site (default)": str(ctcf_region), "HBB promoter": str(hbb_region)},
-            "details": details}
+    for gene, (tss, _) in promoters.items():
+        details[gene.lower()].update(tss_1based=tss + 1)
+    bookmarks = {"CTCF site (default)": str(ctcf_region)}
+    bookmarks.update({f"{gene} promoter": str(region) for gene, (_, region) in promoters.items()})
+    return {"bookmarks": bookmarks, "details": details}
 
 
 def _sha256(path: Path) -> str:

@@ -14,12 +14,14 @@ SAMPLE_LOCUS = SAMPLE_DATA / "loci" / "HUMHBB.gb.gz"
 #: named windows of the sample locus, 1-based inclusive (the first is the app's default)
 #: chosen with ``python -m explorer.train_sample --bookmarks sample_data/loci/HUMHBB.gb.gz``:
 #: the CTCF window is centred on the sample model's strongest CTCF site in the record
-#: (HUMHBB:30,211, also the record's best JASPAR MA0139.1 CTCF match); the HBB window runs
-#: from 1 kb upstream of the HBB transcription start (HUMHBB:62,137, + strand). See
+#: (HUMHBB:30,211, also the record's best JASPAR MA0139.1 CTCF match); the HBB and HBG1
+#: windows run from 1 kb upstream of the transcription start (HUMHBB:62,137 and 39,414,
+#: + strand); they hold the Kircher et al. 2019 MPRA elements. See
 #: sample_data/README.md.
 SAMPLE_BOOKMARKS: dict[str, str] = {
     "CTCF site (default)": "HUMHBB:29,211-31,210",
     "HBB promoter": "HUMHBB:61,137-63,136",
+    "HBG1 promoter": "HUMHBB:38,414-40,413",
 }
 
 
