@@ -4,7 +4,7 @@ Everything a script, a notebook or the app needs is importable from here::
 
     import explorer as ex
     model = ex.load_model("sample_data/models/sample_cnn.pt")
-    locus = ex.load_locus("sample_data/loci/HUMHBB.gb.gz", region="HUMHBB:44001-46000")
+    locus = ex.load_locus("sample_data/loci/HUMHBB.gb.gz", region="HUMHBB:29,211-31,210")
     res = ex.attribute(model, locus, method="ism", target="CTCF")
 
 Importing ``explorer`` imports no UI library (panel, holoviews, bokeh, matplotlib): names
