@@ -164,11 +164,9 @@ class FastISM:
                 raise StructureError(
                     f"the declared trunk returned shape {tuple(h.shape)} for a (1, 4, {L}) input; "
                     f"a trunk must keep the length ('same' padding)")
-            self.trunk_ref = h  # (1, C, L)
             self.head_caches = [self._head_cache(head, h) for head in s.heads]
             self.active = _heads_read(target, s)
-            zero = torch.zeros(0, dtype=torch.long, device=self.device)
-            self.rebuilt_reference = self._assemble([self._head_reference(i) for i in range(len(s.heads))], zero)
+            self.rebuilt_reference = self._assemble([self._head_reference(i) for i in range(len(s.heads))])
             diff = _max_abs_diff(self.rebuilt_reference, self.model_output)
             scale = max([float(t.detach().abs().max()) for t in _outputs_list(self.model_output)] + [1.0])
             if not diff <= TOLERANCE * scale:
@@ -240,7 +238,8 @@ class FastISM:
             return cache["ref"][None, :, head.trim:self.length - head.trim]
         return head.apply_final(cache["pooled"][None])
 
-    def _assemble(self, outs: list[torch.Tensor], pos: torch.Tensor) -> Any:
+    def _assemble(self, outs: list[torch.Tensor]) -> Any:
+        """Head outputs -> the model's output format (one tensor or a tuple)."""
         return tuple(outs) if self.structure.tuple_output else outs[0]
 
     def _mutant_outputs(self, span: torch.Tensor, pos: torch.Tensor) -> Any:
@@ -253,17 +252,19 @@ class FastISM:
             else:
                 ref = _outputs_list(self.rebuilt_reference)[i]
                 outs.append(ref.expand(M, *ref.shape[1:]))
-        return self._assemble(outs, pos)
+        return self._assemble(outs)
 
     # -- mutants ---------------------------------------------------------------------
-    def _gather(self, padded: torch.Tensor, first: torch.Tensor, width: int) -> torch.Tensor:
+    def _gather(self, padded: torch.Tensor, first: torch.Tensor, width: int,
+                groups: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """``padded (C, L + 2P)``; ``first (M,)`` 0-based sequence positions -> ``(M, C, width)``.
 
         Mutants share positions (3 or 4 per position), so the distinct windows are copied
-        once and then expanded: about memcpy speed, no Python loop.
+        once and then expanded: about memcpy speed, no Python loop. ``groups`` is
+        ``torch.unique(first, return_inverse=True)`` when the caller already has it.
         """
         windows = padded.unfold(1, width, 1)  # (C, L + 2P - width + 1, width), a view
-        uniq, inverse = torch.unique(first, return_inverse=True)
+        uniq, inverse = groups if groups is not None else torch.unique(first, return_inverse=True)
         distinct = windows[:, uniq + self.pad].permute(1, 0, 2)  # (U, C, width)
         return distinct[inverse]  # (M, C, width), contiguous
 
@@ -271,7 +272,7 @@ class FastISM:
         """``(M, 1, 2r + 1)`` float mask of span positions inside ``[0, L)``; None if all are."""
         if int(pos.min()) - r >= 0 and int(pos.max()) + r < self.length:
             return None
-        return self._gather(self.inside_pad, pos - r, 2 * r + 1)
+        return self._gather(self.inside_pad, pos - r, 2 * r + 1, (self._uniq - r, self._inverse))
 
     def _run_stages(self, stages: list, inputs: list[torch.Tensor], span: torch.Tensor,
                     pos: torch.Tensor, r_in: int) -> tuple[torch.Tensor, int]:
@@ -280,7 +281,8 @@ class FastISM:
         for stage, padded in zip(stages, inputs):
             rho = stage.radius
             width = 2 * r_in + 1 + 4 * rho
-            buf = self._gather(padded, pos - r_in - 2 * rho, width)
+            groups = (self._uniq - r_in - 2 * rho, self._inverse)
+            buf = self._gather(padded, pos - r_in - 2 * rho, width, groups)
             buf[:, :, 2 * rho:2 * rho + 2 * r_in + 1] = span
             span = stage.valid(buf)
             r_in += rho
@@ -342,6 +344,8 @@ class FastISM:
     def scores(self, pos: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
         """``f(mutant) - f(reference)`` for mutants (``pos``, ``bases``: ``(M,)`` long) -> ``(M,)`` float64 CPU."""
         pos, bases = pos.to(self.device), bases.to(self.device)
+        # the mutants' distinct positions, shared by every gather of this batch
+        self._uniq, self._inverse = torch.unique(pos, return_inverse=True)
         with torch.no_grad():
             span = self._trunk_span(pos, bases)
             y = self.target(self._mutant_outputs(span, pos)).reshape(-1).double()
