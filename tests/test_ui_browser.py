@@ -129,3 +129,29 @@ def test_bad_region_shows_a_message_and_keeps_the_view(server, page, artifacts_d
     assert page.get_by_text("empty or reversed", exact=False).count() >= 1
     assert _track(page, "Integrated gradients for CTCF")
     page.screenshot(path=str(artifacts_dir / "browser_bad_region.png"), full_page=True)
+
+
+def test_open_a_variant_shows_ref_alt_and_difference(server, page, artifacts_dir):
+    import explorer as ex
+
+    locus = ex.load_sample_locus()
+    pos = 30_210  # inside the default window's CTCF site (1-based)
+    ref = locus.sequence[locus.to_index(pos)]
+    alt = "A" if ref != "A" else "G"
+    page.set_viewport_size({"width": 1500, "height": 2600})
+    page.goto(server, timeout=120_000)
+    _wait_text(page, "Done:", 240)
+    box = page.get_by_placeholder("e.g. HUMHBB:30,211:C>T")
+    box.fill(f"HUMHBB:{pos}:{ref}>{alt}")
+    box.press("Enter")
+    page.get_by_role("button", name="Open variant").click()
+    _wait_text(page, f"{ref}>{alt} at {pos:,}", 120)
+    for _ in range(60):
+        titles = [p["title"] for p in _plots(page)]
+        if any(t.startswith("Difference") for t in titles):
+            break
+        page.wait_for_timeout(500)
+    for kind in ("Reference", "Alternative", "Difference (alt - ref)"):
+        assert any(t.startswith(f"{kind}: {ref}>{alt} at {pos:,}") for t in titles), titles
+    page.get_by_text("Variants: reference vs alternative").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "browser_variant.png"), full_page=True)

@@ -20,6 +20,7 @@ import panel as pn
 from explorer.attribution.progress import Cancelled
 from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figure
 from explorer.ui import views
+from explorer.ui.session import in_session
 from explorer.ui.state import METHOD_LABELS, ExplorerState
 from explorer.ui.variants_view import VariantsView
 
@@ -355,9 +356,7 @@ class Explorer(pn.viewable.Viewer):
 
     def run(self, method: str | None = None):
         """Compute off the UI thread (with progress and cancel)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        if not in_session():
             return self._run_blocking(method)
         return pn.state.execute(functools.partial(self._run_async, method))
 

@@ -7,6 +7,7 @@ Science lives in :mod:`explorer.variants`; this module holds widgets and layout 
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import explorer as ex
 from explorer.io.samples import SAMPLE_DATA
 from explorer.plots.tracks import X_DIM, logo_polygons
 from explorer.ui.files import checked_path
+from explorer.ui.session import in_session
 from explorer.variants import scatter_data, variant_at, variant_table_tsv
 
 #: what the app says about the sample model next to a correlation
@@ -84,11 +86,9 @@ class VariantsView:
 
     def open(self, variant: dict) -> None:
         """Compute and show the ref/alt maps of ``variant`` (in a worker thread when served)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        if not in_session():
             return self._show(*self._compute(variant))
-        pn.state.execute(lambda: self._open_async(variant))
+        pn.state.execute(functools.partial(self._open_async, variant))
 
     async def _open_async(self, variant):
         self.words.object = f"*Computing the reference and alternative maps of {variant['ref']}>{variant['alt']} ...*"
