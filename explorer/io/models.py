@@ -21,7 +21,8 @@ A model card is a plain dict. Keys the explorer reads:
 ``input_length`` (int or None)
     The one input length the model accepts, or None when any length >= ``min_length`` works.
 ``receptive_field`` (int, optional), ``structure`` (dict, optional)
-    What fast, receptive-field-local ISM needs; see :mod:`explorer.attribution.fast_ism`.
+    What fast, receptive-field-local ISM needs; the format is documented in
+    :mod:`explorer.attribution.structure`.
 Anything else (training data, split, metrics, provenance) is kept and shown.
 """
 
@@ -60,8 +61,8 @@ def register_architecture(name: str) -> Callable[[type[nn.Module]], type[nn.Modu
 
 
 def _ensure_builtin_architectures() -> None:
-    # Importing the module registers the architectures that ship with the explorer.
-    from explorer.io import architectures  # noqa: F401
+    # Importing the modules registers the architectures that ship with the explorer.
+    from explorer.io import architectures, bpnet  # noqa: F401
 
 
 def default_device() -> torch.device:
