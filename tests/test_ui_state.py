@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import explorer as ex
 from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA
@@ -194,3 +195,18 @@ def test_measured_effects_are_compared_with_ism(state, explorer_app):
     assert view.compare_scatter.object is not None
     tsv = view._tsv().getvalue().splitlines()
     assert "measured" in tsv[0] or "effect" in tsv[0]
+
+
+def test_ism_chunks_are_shown_as_they_arrive(state, explorer_app):
+    """Progressive ISM: each chunk from the worker thread fills its part of the shown map."""
+    w = state.window
+    explorer_app._chunks, explorer_app._chunks_seen, explorer_app._partial = [], 0, None
+    explorer_app._chunks.append((100, 300, torch.ones(4, 200)))
+    explorer_app._show_chunks()
+    shown = state.attribution
+    assert shown.diagnostics["partial"] and len(shown) == len(w)
+    assert float(shown.values[:, 100:300].sum()) == 800 and float(shown.values.sum()) == 800
+    explorer_app._chunks.append((300, 400, 2 * torch.ones(4, 100)))
+    explorer_app._show_chunks()
+    assert float(state.attribution.values.sum()) == 800 + 800
+    assert state.ism is state.attribution

@@ -117,10 +117,35 @@ def _run_ism(model, x, target, start, end, opts, progress, diagnostics) -> torch
     return result.values
 
 
+def _run_ism_progressive(model, x, target, start, end, opts, progress, diagnostics, on_chunk, view):
+    """ISM chunk by chunk (the view first), reporting each chunk; same numbers as :func:`_run_ism`."""
+    from explorer.attribution.fast_ism import progressive_ism
+
+    if opts["fast"] is False:
+        return _run_ism(model, x, target, start, end, opts, progress, diagnostics)
+    view = view if view is not None else (start, min(end, start + 400))
+    chunk = max(200, (end - start) // 4)
+    values = torch.zeros(4, end - start)
+    extra: dict[str, Any] = {}
+    for a, b, chunk_values in progressive_ism(model, x, target, view[0], view[1], chunk=chunk, start=start,
+                                              end=end, progress=progress, batch_size=opts["batch_size"],
+                                              diagnostics=extra):
+        values[:, a - start:b - start] = chunk_values
+        on_chunk(a, b, chunk_values)
+    diagnostics["warnings"].extend(extra.pop("warnings", []))
+    diagnostics.update(extra)
+    diagnostics["ism_path"] = "progressive " + str(extra.get("fast_ism_path", "fast"))
+    with torch.no_grad():
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        diagnostics["reference_score"] = float(target(model(x.unsqueeze(0).to(device)))[0])
+    return values
+
+
 def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
               target: str | int | Target | None = None, start: int | None = None,
               end: int | None = None, *, cache: bool = True, progress: ProgressCallback = None,
-              device: str | torch.device | None = None, **options) -> Attribution:
+              device: str | torch.device | None = None, on_chunk=None, view: tuple[int, int] | None = None,
+              **options) -> Attribution:
     """Attribute a model's output to the bases of a window of one sequence.
 
     The model sees the WHOLE given sequence; ``start``/``end`` choose the window whose
@@ -147,6 +172,15 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
         0-based, half-open window within the sequence (default: all of it).
     cache : bool
         Serve and store results in the on-disk cache (:mod:`explorer.attribution.cache`).
+    on_chunk : callable, optional
+        ISM only (progressive display): ``on_chunk(chunk_start, chunk_end, values)`` is called
+        as each chunk of the map is ready, ``values`` ``(4, chunk_end - chunk_start)``,
+        coordinates 0-based in the given sequence. The chunk ``view`` comes first, then
+        chunks outward (:func:`explorer.attribution.fast_ism.progressive_ism`). A cache hit
+        calls it once with the whole window. The result is the same map.
+    view : (int, int), optional
+        With ``on_chunk``: the 0-based half-open part of the window to compute first
+        (default: the first 400 bases of the window).
     progress : callable, optional
         ``progress(fraction) -> bool | None``; returning False stops the run and raises
         :class:`Cancelled`.
@@ -195,12 +229,19 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
             hit = _cache.load(key)
             if hit is not None:
                 hit.chrom, hit.genome_start = chrom, offset + start
+                if on_chunk is not None:
+                    on_chunk(start, end, hit.values)
                 report(progress, 1.0)
                 return hit
 
         diagnostics: dict[str, Any] = {"warnings": [], "target": target_obj.to_dict()}
         tic = time.perf_counter()
-        if method == "ism":
+        if method == "ism" and on_chunk is not None:
+            values = _run_ism_progressive(model, x, target_obj, start, end, opts, progress, diagnostics,
+                                          on_chunk, view)
+            if opts["ism_centered"]:
+                values = center_ism(values)
+        elif method == "ism":
             values = _run_ism(model, x, target_obj, start, end, opts, progress, diagnostics)
             if opts["ism_centered"]:
                 values = center_ism(values)

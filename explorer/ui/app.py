@@ -13,11 +13,13 @@ import json
 import time
 
 import holoviews as hv
+import torch
 import numpy as np
 import pandas as pd
 import panel as pn
 
 from explorer.attribution.progress import Cancelled
+from explorer.attribution.result import Attribution
 from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figure
 from explorer.ui import views
 from explorer.ui.session import in_session
@@ -65,6 +67,7 @@ class Explorer(pn.viewable.Viewer):
         self._fraction = 0.0
         self._x_range = None
         self._range_stream = None
+        self._chunks, self._chunks_seen, self._partial = [], 0, None
         self._build_widgets()
         self._build_views()
         self.state.param.watch(self._on_result, ["attribution", "ism", "motifs"])
@@ -385,9 +388,15 @@ class Explorer(pn.viewable.Viewer):
         self._set_busy(True, f"Computing {METHOD_LABELS[method]} for {self.state.task}...")
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
+        chunks: list = []  # filled by the worker thread (list.append is atomic), read here
+        self._chunks, self._chunks_seen, self._partial = chunks, 0, None
+        view = self._view_indices()
         try:
-            job = await self._await(loop.run_in_executor(None, lambda: self.state.run_job(method, progress)),
-                                    generation, t0)
+            job = await self._await(
+                loop.run_in_executor(None, lambda: self.state.run_job(
+                    method, progress, on_chunk=lambda a, b, v: chunks.append((a, b, v)), view=view)),
+                generation, t0)
+            self._partial = None
             if job is None:
                 return
             self.state.apply(job)
@@ -413,6 +422,7 @@ class Explorer(pn.viewable.Viewer):
             await asyncio.sleep(0.25)
             if generation != self._generation:
                 return None
+            self._show_chunks()
             if t0 is not None:
                 f = self._fraction
                 elapsed = time.perf_counter() - t0
@@ -421,6 +431,36 @@ class Explorer(pn.viewable.Viewer):
                 self.progress_text.object = f"{100 * f:.0f} % · {elapsed:.1f} s{eta}"
         result = await future
         return result if generation == self._generation else None
+
+    def _view_indices(self) -> tuple[int, int] | None:
+        """The visible part of the window (0-based indices), for progressive ISM."""
+        w = self.state.window
+        if w is None:
+            return None
+        if self._x_range is not None and self._x_range.start is not None:
+            lo = int(max(0, self._x_range.start - 0.5 - w.start))
+            hi = int(min(len(w), self._x_range.end - 0.5 - w.start))
+            if hi - lo >= 10 and hi - lo < len(w):
+                return lo, hi
+        centre = len(w) // 2
+        return max(0, centre - 200), min(len(w), centre + 200)
+
+    def _show_chunks(self):
+        """Show the ISM chunks that arrived so far (the rest of the map stays 0)."""
+        chunks = getattr(self, "_chunks", [])
+        new = chunks[self._chunks_seen:len(chunks)]
+        w = self.state.window
+        if not new or w is None:
+            return
+        self._chunks_seen += len(new)
+        base = self._partial if self._partial is not None and len(self._partial) == len(w) else None
+        values = base.values.clone() if base is not None else torch.zeros(4, len(w))
+        for a, b, v in new:
+            values[:, a:b] = v
+        self._partial = Attribution(values=values, one_hot=w.one_hot, method="ism", target=self.state.task,
+                                    chrom=w.chrom, genome_start=w.start,
+                                    diagnostics={"partial": True, "warnings": []})
+        self.state.show_partial(self._partial)
 
     def _set_busy(self, busy: bool, text: str = ""):
         """Show or hide the progress bar and enable Cancel while a job runs."""

@@ -274,14 +274,20 @@ class ExplorerState(param.Parameterized):
             self.apply(self.run_motifs(job))
         return job.attribution
 
-    def run_job(self, method: str | None = None, progress: Callable[[float], Any] | None = None) -> "Job":
-        """Compute the attribution without touching any parameter (thread-safe)."""
+    def run_job(self, method: str | None = None, progress: Callable[[float], Any] | None = None,
+                on_chunk: Callable | None = None, view: tuple[int, int] | None = None) -> "Job":
+        """Compute the attribution without touching any parameter (thread-safe).
+
+        ``on_chunk`` and ``view`` (ISM only) report the map chunk by chunk, ``view`` first
+        (0-based half-open indices in the window); see :func:`explorer.attribute`.
+        """
         method = method or self.method
         self.check_ready(method)
         key = self._key(method)
         t0 = time.perf_counter()
+        chunked = {"on_chunk": on_chunk, "view": view} if method == "ism" and on_chunk is not None else {}
         res = ex.attribute(self.model, self.window, method=method, target=self.task,
-                           progress=progress, **self.options(method))
+                           progress=progress, **chunked, **self.options(method))
         return Job(key, method, res, None, time.perf_counter() - t0)
 
     def run_motifs(self, job: "Job") -> "Job":
@@ -297,6 +303,10 @@ class ExplorerState(param.Parameterized):
         if job.method == "ism" and job.key == self._key("ism"):
             updates["ism"] = job.attribution
         self.param.update(**updates)
+
+    def show_partial(self, attribution) -> None:
+        """Show an incomplete ISM map while it is being computed (not stored)."""
+        self.param.update(attribution=attribution, ism=attribution, motifs=None)
 
     def cached(self, method: str | None = None) -> bool:
         """Whether the current inputs' result for ``method`` is already held in the session."""
