@@ -75,7 +75,7 @@ class Explorer(pn.viewable.Viewer):
         self.state.param.watch(self._on_message, ["message", "message_kind"])
         self.state.param.watch(self._on_diagnostics, ["diagnostics"])
         self.state.param.watch(self._on_inputs_changed, ["window", "task", "method", "ig_baseline",
-                                                         "ig_steps", "n_shuffles", "ism_fast"])
+                                                         "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast"])
         self._on_overview()
         self._on_result()
         self._on_message()
@@ -105,7 +105,8 @@ class Explorer(pn.viewable.Viewer):
         self.load_locus_button.on_click(lambda e: self._load(self.state.load_locus))
         method_options = pn.Column(
             pn.widgets.Select.from_param(p.ig_baseline), pn.widgets.IntInput.from_param(p.ig_steps),
-            pn.widgets.IntInput.from_param(p.n_shuffles), pn.widgets.Select.from_param(p.ism_fast),
+            pn.widgets.IntInput.from_param(p.n_shuffles), pn.widgets.IntInput.from_param(p.dls_shuffles),
+            pn.widgets.Select.from_param(p.ism_fast),
         )
         motif_options = pn.Column(
             pn.widgets.Select.from_param(p.jaspar_release), pn.widgets.Select.from_param(p.jaspar_collection),

@@ -85,7 +85,8 @@ class ExplorerState(param.Parameterized):
     ig_baseline = param.Selector(default="shuffle", objects=["shuffle", "zeros", "uniform"],
                                  label="IG baseline")
     ig_steps = param.Integer(default=64, bounds=(8, 512), label="IG steps")
-    n_shuffles = param.Integer(default=10, bounds=(1, 100), label="Shuffled references (IG/DeepLIFT)")
+    n_shuffles = param.Integer(default=5, bounds=(1, 100), label="IG: shuffled baselines")
+    dls_shuffles = param.Integer(default=20, bounds=(1, 200), label="DeepLIFT/SHAP: shuffled references")
     ism_fast = param.Selector(default="auto", objects=["auto", "fast", "plain"], label="ISM engine")
     jaspar_release = param.Selector(default="JASPAR2026", objects=JASPAR_RELEASES, label="JASPAR release")
     jaspar_collection = param.Selector(default="CORE", objects=JASPAR_COLLECTIONS, label="Collection")
@@ -124,7 +125,8 @@ class ExplorerState(param.Parameterized):
         if self.window is None or str(self.window.region) != self.region:
             self.set_region()
 
-    @param.depends("task", "method", "ig_baseline", "ig_steps", "n_shuffles", "ism_fast", watch=True)
+    @param.depends("task", "method", "ig_baseline", "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast",
+                   watch=True)
     def _on_inputs(self):
         self._restore_results()
 
@@ -230,7 +232,7 @@ class ExplorerState(param.Parameterized):
         if method == "ig":
             return {"baseline": self.ig_baseline, "n_steps": self.ig_steps, "n_shuffles": self.n_shuffles}
         if method == "deeplift_shap":
-            return {"n_shuffles": self.n_shuffles}
+            return {"n_shuffles": self.dls_shuffles}
         if method == "ism":
             return {"fast": {"auto": "auto", "fast": True, "plain": False}[self.ism_fast]}
         return {}
