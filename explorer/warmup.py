@@ -1,4 +1,9 @@
-"""Warm numba's on-disk cache for memelite's TOMTOM and FIMO: ``python -m explorer.warmup``.
+"""Warm the caches a first click would otherwise wait for: ``python -m explorer.warmup``.
+
+1. numba's on-disk cache for memelite's TOMTOM and FIMO (below);
+2. the attribution cache for the app's opening view (IG and ISM of the sample's default
+   window, :func:`precompute_default_view`; skip with ``--no-precompute``).
+
 
 memelite compiles its kernels with numba on first use (about a minute for TOMTOM and 10-20 s
 for FIMO on 2 cores). numba can keep the compiled code on disk in ``NUMBA_CACHE_DIR``
@@ -75,6 +80,30 @@ def warm(verbose: bool = True) -> dict[str, float]:
     return times
 
 
+def precompute_default_view(verbose: bool = True) -> dict[str, float]:
+    """Put the app's first maps in the attribution cache: IG and ISM of the sample model's
+    first task on the sample locus's default window, with the app's default options.
+
+    The app then shows its opening view at once (the cache key is the model's weights, the
+    sequence, the method and its options: see :mod:`explorer.attribution.cache`).
+    """
+    import explorer as ex
+    from explorer.ui.state import ExplorerState, method_options
+
+    model = ex.load_sample_model()
+    locus = ex.load_sample_locus()
+    times = {}
+    for method in ("ig", "ism"):
+        t = time.perf_counter()
+        res = ex.attribute(model, locus, method=method, target=model.tasks[0],
+                           **method_options(ExplorerState, method))
+        times[method] = time.perf_counter() - t
+        if verbose:
+            how = "already cached" if res.diagnostics.get("cache_hit") else f"computed in {times[method]:.1f} s"
+            print(f"explorer.warmup: default view {locus} {method} for {model.tasks[0]}: {how}")
+    return times
+
+
 def main() -> int:
     cache = os.environ.get("NUMBA_CACHE_DIR")
     if cache:
@@ -85,6 +114,8 @@ def main() -> int:
               "(set NUMBA_CACHE_DIR to a writable folder if that is read-only; `make` sets it to .cache/numba)")
     t = time.perf_counter()
     warm(verbose=True)
+    if "--no-precompute" not in sys.argv[1:]:
+        precompute_default_view(verbose=True)
     print(f"explorer.warmup: done in {time.perf_counter() - t:.1f} s")
     return 0
 

@@ -66,6 +66,21 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+def method_options(params, method: str) -> dict:
+    """Options for :func:`explorer.attribute` from an object with ExplorerState's inputs.
+
+    ``params`` may be an :class:`ExplorerState` or the class itself (its defaults: what the
+    app computes first, and what ``python -m explorer.warmup`` puts in the cache).
+    """
+    if method == "ig":
+        return {"baseline": params.ig_baseline, "n_steps": params.ig_steps, "n_shuffles": params.n_shuffles}
+    if method == "deeplift_shap":
+        return {"n_shuffles": params.dls_shuffles}
+    if method == "ism":
+        return {"fast": {"auto": "auto", "fast": True, "plain": False}[params.ism_fast]}
+    return {}
+
+
 class ExplorerState(param.Parameterized):
     """Inputs, results and messages of one explorer session."""
 
@@ -228,14 +243,7 @@ class ExplorerState(param.Parameterized):
     # -- computing ---------------------------------------------------------------------
     def options(self, method: str | None = None) -> dict:
         """Options passed to :func:`explorer.attribute` for ``method``."""
-        method = method or self.method
-        if method == "ig":
-            return {"baseline": self.ig_baseline, "n_steps": self.ig_steps, "n_shuffles": self.n_shuffles}
-        if method == "deeplift_shap":
-            return {"n_shuffles": self.dls_shuffles}
-        if method == "ism":
-            return {"fast": {"auto": "auto", "fast": True, "plain": False}[self.ism_fast]}
-        return {}
+        return method_options(self, method or self.method)
 
     def _key(self, method: str) -> tuple:
         return (method, self.task, str(self.window.region) if self.window else None,
