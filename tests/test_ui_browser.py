@@ -155,3 +155,15 @@ def test_open_a_variant_shows_ref_alt_and_difference(server, page, artifacts_dir
         assert any(t.startswith(f"{kind}: {ref}>{alt} at {pos:,}") for t in titles), titles
     page.get_by_text("Variants: reference vs alternative").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts_dir / "browser_variant.png"), full_page=True)
+
+
+def test_the_url_holds_region_task_and_method(server, page):
+    page.set_viewport_size({"width": 1500, "height": 1200})
+    page.goto(server + "?region=HUMHBB%3A61%2C137-63%2C136&task=SPI1&method=ism", timeout=120_000)
+    _wait_text(page, "Done: ISM (in-silico mutagenesis) for SPI1", 240)
+    assert page.locator("input[type=text]").first.input_value() == "HUMHBB:61,137-63,136"
+    box = page.locator("input[type=text]").first
+    box.fill("HUMHBB:38,414-40,413")
+    box.press("Enter")
+    page.wait_for_function("() => window.location.search.includes('38%2C414') || "
+                           "decodeURIComponent(window.location.search).includes('38,414')", timeout=30_000)
