@@ -25,6 +25,9 @@ from explorer.attribution.device import default_batch_size, model_device, run_in
 from explorer.attribution.progress import ProgressCallback, report
 from explorer.attribution.targets import Target
 
+#: most mutants per batch on a CPU (see :func:`ism`)
+CPU_MAX_BATCH = 64
+
 
 class IsmResult(NamedTuple):
     """Result of :func:`ism`.
@@ -123,6 +126,10 @@ def ism(model: nn.Module, one_hot: torch.Tensor, target: Target, start: int = 0,
     bases, positions = mutations(x.cpu(), start, end)
     n = int(bases.numel())
     batch_size = batch_size or default_batch_size(device, x.shape[1])
+    if device.type == "cpu":
+        # measured on 2 cores (sample model, 1-2 kb): 64 mutants per batch ran 1.8x faster
+        # than 131-262, whose activations fall out of the caches
+        batch_size = min(batch_size, CPU_MAX_BATCH)
     bases_d, positions_d = bases.to(device), positions.to(device)
 
     with torch.inference_mode():
