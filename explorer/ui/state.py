@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -79,6 +80,30 @@ def method_options(params, method: str) -> dict:
     if method == "ism":
         return {"fast": {"auto": "auto", "fast": True, "plain": False}[params.ism_fast]}
     return {}
+
+
+@lru_cache(maxsize=32)
+def _cached_locus(path: str, mtime: float, region: str | None):
+    """Loci read by the sessions of one server process (files keyed by their mtime)."""
+    return ex.load_locus(path, region=region)
+
+
+def _read_locus(path: Path, region) -> "ex.Locus":
+    return _cached_locus(str(path), path.stat().st_mtime, None if region is None else str(ex.parse_region(region)))
+
+
+#: model scores along loci, shared by the sessions of one server process
+_PREDICTIONS: dict[tuple, pd.DataFrame] = {}
+
+
+def _predictions(model, locus, size: int, step: int) -> pd.DataFrame:
+    hash_of = getattr(model, "content_hash", None)
+    key = (hash_of() if hash_of else id(model), str(locus.region), hash(locus.sequence), size, step)
+    if key not in _PREDICTIONS:
+        if len(_PREDICTIONS) >= 32:
+            _PREDICTIONS.clear()
+        _PREDICTIONS[key] = ex.predict(model, locus, window=size, step=step)
+    return _PREDICTIONS[key]
 
 
 class ExplorerState(param.Parameterized):
@@ -181,14 +206,14 @@ class ExplorerState(param.Parameterized):
                 region = f"{locus.chrom}:1-{len(locus)}"
             elif locus is None:
                 path = checked_path(self.locus_path, self.roots, "locus file")
-                window = ex.load_locus(path, region=self.region)
+                window = _read_locus(path, self.region)
                 context = ex.parse_region((window.chrom, max(0, window.start - MAX_OVERVIEW // 2),
                                            window.end + MAX_OVERVIEW // 2))
                 if window.chrom_length is not None:
                     context = ex.Region(context.chrom, context.start, min(context.end, window.chrom_length))
                 if window.chrom_length is not None and window.chrom_length <= MAX_OVERVIEW:
                     context = ex.Region(window.chrom, 0, window.chrom_length)
-                locus = ex.load_locus(path, region=context)
+                locus = _read_locus(path, context)
                 region = self.region
             else:
                 region = str(locus.region) if len(locus) <= 2000 else str(
@@ -235,7 +260,7 @@ class ExplorerState(param.Parameterized):
         try:
             size = int(self.model.input_length or max(self.model.min_length, 200))
             step = max(size // 4, (len(self.locus) - size) // 1500 + 1)
-            self.predictions = ex.predict(self.model, self.locus, window=size, step=step)
+            self.predictions = _predictions(self.model, self.locus, size, step)
         except Exception as exc:  # noqa: BLE001
             self.predictions = None
             self._fail("score the locus for the overview", exc)
