@@ -98,11 +98,11 @@ class Explorer(pn.viewable.Viewer):
         self.w_model_path = pn.widgets.TextInput.from_param(p.model_path)
         self.w_trust = pn.widgets.Checkbox.from_param(p.trust_model)
         self.load_model_button = pn.widgets.Button(name="Load model")
-        self.load_model_button.on_click(lambda e: self._load(self.state.load_model))
+        self.load_model_button.on_click(lambda e: self.state.load_model())
         self.w_locus_path = pn.widgets.TextInput.from_param(p.locus_path)
         self.w_paste = pn.widgets.TextAreaInput.from_param(p.pasted_sequence, height=80)
         self.load_locus_button = pn.widgets.Button(name="Load locus")
-        self.load_locus_button.on_click(lambda e: self._load(self.state.load_locus))
+        self.load_locus_button.on_click(lambda e: self.state.load_locus())
         method_options = pn.Column(
             pn.widgets.Select.from_param(p.ig_baseline), pn.widgets.IntInput.from_param(p.ig_steps),
             pn.widgets.IntInput.from_param(p.n_shuffles), pn.widgets.IntInput.from_param(p.dls_shuffles),
@@ -116,12 +116,12 @@ class Explorer(pn.viewable.Viewer):
             pn.pane.Markdown("### What to explain"),
             self.w_task, self.w_method, self.w_bookmark, self.w_region,
             pn.Row(self.run_button, self.cancel_button),
-            pn.Card(method_options, title="Method options", collapsed=True),
-            pn.Card(motif_options, title="Motif database", collapsed=True),
+            pn.Card(method_options, title="Method options", collapsed=True, sizing_mode="stretch_width"),
+            pn.Card(motif_options, title="Motif database", collapsed=True, sizing_mode="stretch_width"),
             pn.Card(pn.Column(self.w_model_path, self.w_trust, self.load_model_button),
-                    title="Model", collapsed=True),
+                    title="Model", collapsed=True, sizing_mode="stretch_width"),
             pn.Card(pn.Column(self.w_locus_path, self.w_paste, self.load_locus_button),
-                    title="Locus", collapsed=True),
+                    title="Locus", collapsed=True, sizing_mode="stretch_width"),
             width=320,
         )
 
@@ -342,9 +342,6 @@ class Explorer(pn.viewable.Viewer):
     def _start(self):
         if self.state.attribution is None and self.state.window is not None:
             self.run()
-
-    def _load(self, action):
-        action()
 
     def _on_inputs_changed(self, *events):
         if self._autorun and self.state.attribution is None and self.state.window is not None:
