@@ -430,16 +430,26 @@ class Explorer(pn.viewable.Viewer):
         result = await future
         return result if generation == self._generation else None
 
+    def _visible_indices(self, genome_start: int, length: int) -> tuple[int, int] | None:
+        """The part of a map (0-based indices) shown in the tracks, or None before the first draw.
+
+        ``genome_start``: 0-based genome coordinate of the map's first base; ``length``: its size.
+        """
+        if self._x_range is None or self._x_range.start is None:
+            return None
+        first = genome_start + 1
+        lo = int(max(0, np.floor(self._x_range.start - first + 0.5)))
+        hi = int(min(length, np.ceil(self._x_range.end - first + 0.5)))
+        return lo, hi
+
     def _view_indices(self) -> tuple[int, int] | None:
         """The visible part of the window (0-based indices), for progressive ISM."""
         w = self.state.window
         if w is None:
             return None
-        if self._x_range is not None and self._x_range.start is not None:
-            lo = int(max(0, self._x_range.start - 0.5 - w.start))
-            hi = int(min(len(w), self._x_range.end - 0.5 - w.start))
-            if hi - lo >= 10 and hi - lo < len(w):
-                return lo, hi
+        shown = self._visible_indices(w.start, len(w))
+        if shown is not None and 10 <= shown[1] - shown[0] < len(w):
+            return shown
         centre = len(w) // 2
         return max(0, centre - 200), min(len(w), centre + 200)
 
@@ -488,12 +498,9 @@ class Explorer(pn.viewable.Viewer):
         return self.state.attribution
 
     def _visible_slice(self, att):
-        first = att.genome_start + 1
-        if self._x_range is not None and self._x_range.start is not None:
-            lo = int(max(0, np.floor(self._x_range.start - first + 0.5)))
-            hi = int(min(len(att), np.ceil(self._x_range.end - first + 0.5)))
-            if hi - lo >= 5:
-                return lo, hi
+        shown = self._visible_indices(att.genome_start, len(att))
+        if shown is not None and shown[1] - shown[0] >= 5:
+            return shown
         return 0, len(att)
 
     def _logo_bytes(self, fmt):
