@@ -45,3 +45,46 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+_BROWSER_OUTCOMES: dict[str, tuple[str, str]] = {}  # nodeid -> (outcome, skip reason)
+
+
+def pytest_runtest_logreport(report):
+    """Record each browser test's outcome, for the closing line of the run."""
+    if "browser" not in report.keywords:
+        return
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _BROWSER_OUTCOMES[report.nodeid] = ("skipped", reason.removeprefix("Skipped: "))
+    elif report.failed:
+        _BROWSER_OUTCOMES[report.nodeid] = ("failed", "")
+    elif report.when == "call":
+        _BROWSER_OUTCOMES.setdefault(report.nodeid, ("passed", ""))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    """Say plainly how many real-browser tests ran, so a partial run is not missed.
+
+    Printed after pytest's own short summary, just above the closing counts.
+    """
+    yield
+    if not _BROWSER_OUTCOMES:
+        terminalreporter.write_line("browser tests: none in this run (`make test` runs them)")
+        return
+    counts: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    for outcome, reason in _BROWSER_OUTCOMES.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome == "skipped":
+            reasons[reason] = reasons.get(reason, 0) + 1
+    ran = counts.get("passed", 0) + counts.get("failed", 0)
+    line = (f"browser tests: {ran} of {len(_BROWSER_OUTCOMES)} ran ({counts.get('passed', 0)} passed, "
+            f"{counts.get('failed', 0)} failed), {counts.get('skipped', 0)} skipped")
+    terminalreporter.write_line(line, yellow=bool(reasons), green=not reasons and not counts.get("failed"))
+    for reason, n in reasons.items():
+        terminalreporter.write_line(f"  {n} skipped: {reason}", yellow=True)
+    if reasons:
+        terminalreporter.write_line("  the suite was partial: install Debian's chromium (`apt-get install chromium`)",
+                                    yellow=True)

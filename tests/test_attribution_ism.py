@@ -50,7 +50,8 @@ def test_ism_equals_brute_force(small_cnn, start, end, batch_size):
     assert got.values.device.type == "cpu"
     assert got.reference_score == pytest.approx(ref, abs=1e-6)
     assert torch.allclose(got.values, want, atol=1e-5)
-    # 0 at reference bases; N columns: all four bases are substitutions
+    # 0 at reference bases (exact: the identity edit is never computed); N columns: all four
+    # bases are substitutions
     known = x[:, start:end].sum(0) == 1
     assert torch.all(got.values[:, known][x[:, start:end][:, known] == 1] == 0)
     assert got.n_mutants == 3 * int(known.sum()) + 4 * int((~known).sum())

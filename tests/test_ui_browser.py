@@ -6,6 +6,7 @@ Screenshots go to ``test-artifacts/``.
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -108,13 +109,29 @@ def test_default_view_ig_then_ism_then_motif_click(server, page, artifacts_dir):
     assert heat and "Quad" in heat[-1]["glyphs"], _plots(page)
     page.screenshot(path=str(artifacts_dir / "browser_ism.png"), full_page=True)
 
-    # a click on a match row zooms the tracks to its seqlet
-    before = _track(page, "ISM (in-silico mutagenesis) for CTCF")[-1]
-    page.locator(".tabulator-row").nth(2).click()
-    page.wait_for_timeout(2500)
-    after = _track(page, "ISM (in-silico mutagenesis) for CTCF")[-1]
-    assert (after["start"], after["end"]) != (before["start"], before["end"])
-    assert after["end"] - after["start"] < 80
+    # a click on a match row zooms the tracks to its seqlet (1-based inclusive in the table)
+    page.locator(".tabulator-row").first.wait_for(timeout=60_000)
+    title = "ISM (in-silico mutagenesis) for CTCF"
+    rows = page.locator(".tabulator-row")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    spans = [tuple(int(v.replace(",", "")) for v in m.groups())
+             for m in (re.search(r"(\d[\d,]*)-(\d[\d,]*)", t) for t in texts) if m]
+    assert spans, texts
+    before = _track(page, title)[-1]
+    # a row whose seqlet lies outside the current view, if the map has several seqlets
+    outside = [i for i, (s, e) in enumerate(spans) if s < before["start"] or e > before["end"]]
+    row = outside[0] if outside else len(spans) - 1
+    first, last = spans[row]
+    rows.nth(row).click()
+    deadline = time.time() + 30
+    while True:
+        after = _track(page, title)[-1]
+        zoomed = (after["start"] <= first - 0.5 and after["end"] >= last + 0.5
+                  and after["end"] - after["start"] < 80)
+        if zoomed or time.time() > deadline:
+            break
+        page.wait_for_timeout(250)
+    assert zoomed, (before, after, spans[row])
     page.screenshot(path=str(artifacts_dir / "browser_motif_click.png"), full_page=True)
 
 
