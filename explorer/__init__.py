@@ -82,6 +82,7 @@ _API = {
     "jaspar": "explorer.motifs.databases",
     "read_meme": "explorer.motifs.databases",
     "call_seqlets": "explorer.motifs.seqlets",
+    "shuffled_null": "explorer.motifs.null",
     "match_motifs": "explorer.motifs.matching",
     "scan_motifs": "explorer.motifs.scanning",
     "agreement": "explorer.motifs.agreement",

@@ -23,7 +23,11 @@ substitutions at the reference base):
 4. from the longest length down, candidates sorted by p-value are called unless they
    overlap a seqlet already called.
 
-The null is built from the map itself, so the p-values rank spans; they are not error rates.
+By default the null is built from the map itself, so the p-values rank spans; they are not
+error rates, and on a short element where most bases carry signal only the strongest site
+stands out. ``null=`` takes a background instead: per-base importances of the same model on
+dinucleotide-shuffled copies (:func:`explorer.motifs.null.shuffled_null`), so each site is
+judged against what the model says where nothing binds.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ def call_seqlets(
     sign: str = "positive",
     min_score: float = 0.0,
     max_seqlets: int | None = None,
+    null=None,
 ) -> pd.DataFrame:
     """Cut an attribution map into seqlets.
 
@@ -79,6 +84,12 @@ def call_seqlets(
         Drop seqlets whose summed per-base importance has magnitude below this (default 0).
     max_seqlets : int, optional
         Keep at most this many (the strongest).
+    null : numpy.ndarray, optional
+        The background the p-values are computed against: per-base importances where
+        nothing binds, any shape (flattened), e.g. ``(n_shuffles, L)`` from
+        :func:`~explorer.motifs.null.shuffled_null`. Default (None or ``"map"``): the map
+        itself, tangermeme's rule. With a background the p-values say how unusual a span is
+        for this model, which calls every site of a short element, not only the strongest.
 
     Returns
     -------
@@ -118,6 +129,14 @@ def call_seqlets(
                          f"max_length={max_length}")
     if flank < 0:
         raise ValueError(f"flank must be >= 0; got {flank}")
+    if isinstance(null, str):
+        if null != "map":
+            raise ValueError(f"null must be 'map' or an array of background importances; got {null!r}")
+        null = None
+    if null is not None:
+        null = np.asarray(null, dtype=np.float64).ravel()
+        if null.size == 0 or not np.all(np.isfinite(null)):
+            raise ValueError("null must be a non-empty array of finite background importances")
 
     per_base = np.asarray(attribution.per_base, dtype=np.float64)
     length = per_base.shape[0]
@@ -132,7 +151,15 @@ def call_seqlets(
         x = per_base if sgn == "+" else -per_base
         if length < min_len or not np.any(x > 0):
             continue
-        for s, e, p in recursive_seqlets(x, threshold, min_len, max_len):
+        background = None if null is None else (null if sgn == "+" else -null)
+        # with a background, a span's edges are trimmed to bases above what the background
+        # reaches (its 99th percentile), else a tight null lets spans absorb flat neighbours
+        edge = None if background is None else float(np.quantile(background, 0.99))
+        for s, e, p in recursive_seqlets(x, threshold, min_len, max_len, null=background):
+            while edge is not None and e - s > min_len and x[s] <= edge:
+                s += 1
+            while edge is not None and e - s > min_len and x[e - 1] <= edge:
+                e -= 1
             if sgn == "-" and any(a < e and s < b for a, b in positive_cores):
                 continue
             if sgn == "+":
@@ -166,7 +193,7 @@ def call_seqlets(
 
 
 def recursive_seqlets(x: np.ndarray, threshold: float = 0.01, min_length: int = 4, max_length: int = 25,
-                      n_bins: int = 1000) -> list[tuple[int, int, float]]:
+                      n_bins: int = 1000, null: np.ndarray | None = None) -> list[tuple[int, int, float]]:
     """tangermeme's recursive seqlet caller for one sequence, in numpy (see module docstring).
 
     Parameters
@@ -176,6 +203,9 @@ def recursive_seqlets(x: np.ndarray, threshold: float = 0.01, min_length: int = 
     threshold, min_length, max_length, n_bins
         As :func:`tangermeme.seqlet.recursive_seqlets` (``threshold``, ``min_seqlet_len``,
         ``max_seqlet_len``, ``n_bins``); ``max_length`` is capped at ``L``.
+    null : numpy.ndarray, optional
+        Background values of one position (any shape, flattened). Default: ``x`` itself
+        (tangermeme's rule). The bins then span both ``x`` and the background.
 
     Returns
     -------
@@ -188,15 +218,18 @@ def recursive_seqlets(x: np.ndarray, threshold: float = 0.01, min_length: int = 
     max_length = min(max_length, length)
     if length == 0 or min_length > max_length or not np.all(np.isfinite(x)):
         return []
-    xmin, xmax = x.min(), x.max()
+    background = x if null is None else np.asarray(null, dtype=np.float64).ravel()
+    xmin, xmax = min(x.min(), background.min()), max(x.max(), background.max())
     if xmax == xmin:
         return []
     width = (xmax - xmin) / (n_bins - 1)
     bins = np.clip(np.floor((x - xmin) / width), 0, n_bins - 1).astype(np.int64)
+    null_bins = bins if null is None else np.clip(np.floor((background - xmin) / width), 0,
+                                                    n_bins - 1).astype(np.int64)
 
     # null: rcdf[k][s] = P(sum of k binned positions >= s), summed from the top so that
     # small tail probabilities are not lost to rounding
-    f = np.bincount(bins, minlength=n_bins).astype(np.float64) / length
+    f = np.bincount(null_bins, minlength=n_bins).astype(np.float64) / null_bins.size
     rcdf = [None]
     pdf = f
     for k in range(1, max_length + 1):
