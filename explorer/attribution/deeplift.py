@@ -34,8 +34,9 @@ import warnings as _warnings
 import torch
 from torch import nn
 
-from explorer.attribution.device import default_batch_size, model_device
+from explorer.attribution.device import default_batch_size
 from explorer.attribution.progress import ProgressCallback, report
+from explorer.attribution.runtime import model_device
 from explorer.attribution.targets import Target, reduce_window
 
 #: module types that are linear (or identity in eval mode): no DeepLIFT rule is needed

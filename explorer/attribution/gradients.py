@@ -18,8 +18,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from explorer.attribution.device import default_batch_size, model_device
+from explorer.attribution.device import default_batch_size
 from explorer.attribution.progress import ProgressCallback, report
+from explorer.attribution.runtime import model_device
 from explorer.attribution.targets import Target
 
 #: IG baselines
