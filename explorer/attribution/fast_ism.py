@@ -164,30 +164,29 @@ class _MaxPool(_Pooled):
 
 
 class _SumPool(_Pooled):
-    """Sum (or mean) pooling: ``total - reference span + mutant span`` in float64."""
+    """Sum pooling: ``total - reference span + mutant span`` in float64."""
+
+    #: divide by the number of pooled positions (mean pooling)
+    mean = False
 
     def setup(self, ref: torch.Tensor) -> None:
         cs = torch.cumsum(ref.double(), dim=1)
         self.cumsum = torch.cat([torch.zeros_like(cs[:, :1]), cs], 1)  # [i - t0]: sum [t0, i)
         self.total = cs[:, -1]
-        self.pooled = (self.total / self.divisor if self.divisor != 1 else self.total).to(ref.dtype)
-
-    @property
-    def divisor(self) -> int:
-        return 1
+        self.pooled = (self.total / (self.t1 - self.t0) if self.mean else self.total).to(ref.dtype)
 
     def pool(self, span, lo, hi):
         cs = self.cumsum
         pooled = self.total[None] - (cs.index_select(1, hi) - cs.index_select(1, lo)).T + span.sum(2, dtype=torch.float64)
-        if self.divisor != 1:
-            pooled = pooled / self.divisor
+        if self.mean:
+            pooled = pooled / (self.t1 - self.t0)
         return pooled.to(span.dtype)
 
 
 class _MeanPool(_SumPool):
-    @property
-    def divisor(self) -> int:
-        return self.t1 - self.t0
+    """Mean pooling: sum pooling divided by the number of pooled positions."""
+
+    mean = True
 
 
 class _Crop(_Head):
@@ -295,7 +294,7 @@ class FastISM:
         self.default_batch_size = int(max(16, min(4096, budget // max(1, per_mutant))))
 
     def _per_mutant_values(self, channels: int) -> int:
-        s, R, L = self.structure, self.radius, self.length
+        s, R = self.structure, self.radius
         sizes = [channels * (6 * R + 3)]
         if s.stages is not None:
             r = 0
