@@ -116,7 +116,7 @@ def test_fast_path_is_used_and_falls_back(monkeypatch, small_cnn):
         calls.append((start, end))
         return torch.full((4, end - start), 7.0), 1.5, {"max_abs_difference": 0.0}
 
-    monkeypatch.setattr(api, "_fast_ism_function", lambda: fake_fast)
+    monkeypatch.setattr(api, "fast_ism", fake_fast)
     res = api.attribute(small_cnn, x, "ism", target=0, start=5, end=25, cache=False)
     assert calls == [(5, 25)] and torch.all(res.values == 7.0)
     assert res.diagnostics["ism_path"] == "fast" and res.diagnostics["reference_score"] == 1.5
@@ -124,7 +124,7 @@ def test_fast_path_is_used_and_falls_back(monkeypatch, small_cnn):
     def no_structure(*args, **kwargs):
         raise NotImplementedError("the model declares no structure")
 
-    monkeypatch.setattr(api, "_fast_ism_function", lambda: no_structure)
+    monkeypatch.setattr(api, "fast_ism", no_structure)
     res = api.attribute(small_cnn, x, "ism", target=0, start=5, end=25, cache=False)
     target = resolve_target(small_cnn, 0, length=100)
     assert res.diagnostics["ism_path"] == "plain"
@@ -132,7 +132,7 @@ def test_fast_path_is_used_and_falls_back(monkeypatch, small_cnn):
     res = api.attribute(small_cnn, x, "ism", target=0, start=5, end=25, cache=False, fast=True)
     assert any("declares no structure" in w for w in res.diagnostics["warnings"])
     # fast=False never calls it
-    monkeypatch.setattr(api, "_fast_ism_function", lambda: fake_fast)
+    monkeypatch.setattr(api, "fast_ism", fake_fast)
     calls.clear()
     api.attribute(small_cnn, x, "ism", target=0, start=5, end=25, cache=False, fast=False)
     assert calls == []
@@ -144,7 +144,7 @@ def test_fast_path_failure_falls_back_only_in_auto(monkeypatch, small_cnn):
     def broken(*args, **kwargs):
         raise RuntimeError("captured graph mismatch")
 
-    monkeypatch.setattr(api, "_fast_ism_function", lambda: broken)
+    monkeypatch.setattr(api, "fast_ism", broken)
     res = api.attribute(small_cnn, x, "ism", target=0, start=0, end=10, cache=False)
     assert res.diagnostics["ism_path"] == "plain"
     assert any("captured graph mismatch" in w for w in res.diagnostics["warnings"])
@@ -154,6 +154,6 @@ def test_fast_path_failure_falls_back_only_in_auto(monkeypatch, small_cnn):
     def cancelled(*args, **kwargs):
         raise api.Cancelled("stop")
 
-    monkeypatch.setattr(api, "_fast_ism_function", lambda: cancelled)
+    monkeypatch.setattr(api, "fast_ism", cancelled)
     with pytest.raises(api.Cancelled):
         api.attribute(small_cnn, x, "ism", target=0, start=0, end=10, cache=False)

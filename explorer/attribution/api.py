@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 from typing import Any
 
@@ -13,10 +11,14 @@ import torch
 from torch import nn
 
 from explorer.attribution import cache as _cache
-from explorer.attribution.device import default_batch_size, resolve_device, running_on, run_in_batches
-from explorer.attribution.ism import center_ism, check_one_hot, check_window, ism
+from explorer.attribution.device import default_batch_size, run_in_batches
+from explorer.attribution.diagnostics import Diagnostics
+from explorer.attribution.fast_ism import fast_ism, progressive_ism
+from explorer.attribution.ism import center_ism, ism
 from explorer.attribution.progress import Cancelled, ProgressCallback, monotone, report
 from explorer.attribution.result import Attribution
+from explorer.attribution.runtime import (check_fast, check_one_hot, check_window, resolve_device,
+                                          run_with_fallback, running_on)
 from explorer.attribution.targets import Target, describe_output, model_tasks, resolve_target
 
 __all__ = ["attribute", "predict", "Cancelled", "METHODS"]
@@ -71,74 +73,32 @@ def _options(method: str, options: dict) -> dict:
     return {**allowed, **options}
 
 
-def _fast_ism_function():
-    """``explorer.attribution.fast_ism.fast_ism`` if that module exists, else None."""
-    if importlib.util.find_spec("explorer.attribution.fast_ism") is None:
-        return None
-    module = importlib.import_module("explorer.attribution.fast_ism")
-    return getattr(module, "fast_ism", None)
+def _run_ism(model, x, target, start, end, opts, progress) -> tuple[torch.Tensor, Diagnostics]:
+    """ISM of ``[start, end)``, fast or plain as ``opts["fast"]`` says (:func:`run_with_fallback`)."""
+    res = run_with_fallback(
+        opts["fast"],
+        run_fast=lambda: fast_ism(model, x, target, start, end, progress=progress),
+        run_plain=lambda: ism(model, x, target, start, end, batch_size=opts["batch_size"], progress=progress))
+    return res.values, res.diagnostics
 
 
-def _run_ism(model, x, target, start, end, opts, progress, diagnostics) -> torch.Tensor:
-    fast = opts["fast"]
-    if fast not in (True, False, "auto"):
-        raise ValueError(f"fast must be True, False or 'auto'; got {fast!r}")
-    if fast is not False:
-        try:
-            function = _fast_ism_function()
-        except ImportError as exc:
-            function = None
-            diagnostics["warnings"].append(f"fast ISM could not be imported ({exc}); used plain ISM")
-        if function is None and fast is True:
-            diagnostics["warnings"].append("fast=True, but fast ISM is not available; used plain ISM")
-        if function is not None:
-            try:
-                values, reference, extra = function(model, x, target, start, end, progress=progress)
-            except Cancelled:
-                raise
-            except NotImplementedError as exc:
-                if fast is True:
-                    diagnostics["warnings"].append(f"fast ISM does not apply to this model ({exc}); "
-                                                   f"used plain ISM")
-            except Exception as exc:  # noqa: BLE001 - 'auto' must still give the exact answer
-                if fast is True:
-                    raise
-                diagnostics["warnings"].append(f"fast ISM failed ({type(exc).__name__}: {exc}); used plain ISM")
-            else:
-                extra = dict(extra or {})
-                diagnostics["warnings"].extend(extra.pop("warnings", []))
-                diagnostics.update(extra)
-                diagnostics.setdefault("ism_path", "fast")
-                diagnostics["reference_score"] = float(reference)
-                return torch.as_tensor(values, dtype=torch.float32).cpu()
-    result = ism(model, x, target, start, end, batch_size=opts["batch_size"], progress=progress)
-    diagnostics.update(ism_path="plain", reference_score=result.reference_score,
-                       n_mutants=result.n_mutants, batch_size=result.batch_size)
-    return result.values
-
-
-def _run_ism_progressive(model, x, target, start, end, opts, progress, diagnostics, on_chunk, view):
+def _run_ism_progressive(model, x, target, start, end, opts, progress, on_chunk, view
+                         ) -> tuple[torch.Tensor, Diagnostics]:
     """ISM chunk by chunk (the view first), reporting each chunk; same numbers as :func:`_run_ism`."""
-    from explorer.attribution.fast_ism import progressive_ism
-
+    check_fast(opts["fast"])
     if opts["fast"] is False:
-        return _run_ism(model, x, target, start, end, opts, progress, diagnostics)
+        return _run_ism(model, x, target, start, end, opts, progress)
     view = view if view is not None else (start, min(end, start + 400))
     chunk = max(200, (end - start) // 4)
     values = torch.zeros(4, end - start)
-    extra: dict[str, Any] = {}
+    diagnostics = Diagnostics()
     for a, b, chunk_values in progressive_ism(model, x, target, view[0], view[1], chunk=chunk, start=start,
                                               end=end, progress=progress, batch_size=opts["batch_size"],
-                                              diagnostics=extra):
+                                              diagnostics=diagnostics):
         values[:, a - start:b - start] = chunk_values
         on_chunk(a, b, chunk_values)
-    diagnostics["warnings"].extend(extra.pop("warnings", []))
-    diagnostics.update(extra)
-    diagnostics["ism_path"] = "progressive " + str(extra.get("fast_ism_path", "fast"))
-    with torch.no_grad():
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        diagnostics["reference_score"] = float(target(model(x.unsqueeze(0).to(device)))[0])
-    return values
+    diagnostics.ism_path = f"progressive {diagnostics.fast_ism_path or 'fast'}"
+    return values, diagnostics
 
 
 def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
@@ -200,9 +160,11 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     Returns
     -------
     Attribution
-        ``values`` ``(4, end - start)`` float32 on the CPU; ``diagnostics`` holds
-        ``reference_score`` (f(x)), ``cache_hit``, ``warnings`` and the method's checks
-        (``completeness_error`` for IG, ``convergence_delta_max`` for DeepLIFT/SHAP).
+        ``values`` ``(4, end - start)`` float32 on the CPU; ``diagnostics`` (a
+        :class:`~explorer.attribution.diagnostics.Diagnostics`) holds ``reference_score``
+        (f(x)), ``cache_hit``, ``warnings``, the ISM path and its self-check, and the
+        method's checks (``completeness_error`` for IG, ``convergence_delta_max`` for
+        DeepLIFT/SHAP).
 
     Raises
     ------
@@ -234,15 +196,13 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
                 report(progress, 1.0)
                 return hit
 
-        diagnostics: dict[str, Any] = {"warnings": [], "target": target_obj.to_dict()}
         tic = time.perf_counter()
-        if method == "ism" and on_chunk is not None:
-            values = _run_ism_progressive(model, x, target_obj, start, end, opts, progress, diagnostics,
-                                          on_chunk, view)
-            if opts["ism_centered"]:
-                values = center_ism(values)
-        elif method == "ism":
-            values = _run_ism(model, x, target_obj, start, end, opts, progress, diagnostics)
+        if method == "ism":
+            if on_chunk is not None:
+                values, diagnostics = _run_ism_progressive(model, x, target_obj, start, end, opts, progress,
+                                                           on_chunk, view)
+            else:
+                values, diagnostics = _run_ism(model, x, target_obj, start, end, opts, progress)
             if opts["ism_centered"]:
                 values = center_ism(values)
         else:
@@ -259,13 +219,13 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
                 from explorer.attribution.gradients import saliency
 
                 full, extra = saliency(model, x, target_obj)
-            diagnostics["warnings"].extend(extra.pop("warnings", []))
-            diagnostics.update(extra)
+            diagnostics = Diagnostics.from_dict(extra)
             values = full[:, start:end].contiguous()
+        diagnostics.target = target_obj.to_dict()
         seconds = time.perf_counter() - tic
         report(progress, 1.0)
 
-    diagnostics["cache_hit"] = False
+    diagnostics.cache_hit = False
     result = Attribution(values=values, one_hot=x[:, start:end].clone(), method=method,
                          target=target_obj.name, start=start, end=end, chrom=chrom,
                          genome_start=offset + start, options=dict(opts, **target_options),

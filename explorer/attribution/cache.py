@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.result import Attribution
 
 #: bump when the stored numbers would change for the same key
@@ -78,7 +79,7 @@ def cache_key(model: nn.Module, one_hot: torch.Tensor, start: int, end: int, met
 
 
 def load(key: str) -> Attribution | None:
-    """The cached result for ``key`` (``diagnostics["cache_hit"] = True``), or None."""
+    """The cached result for ``key`` (``diagnostics.cache_hit`` True), or None."""
     folder = cache_dir()
     npz, meta = folder / f"{key}.npz", folder / f"{key}.json"
     if not (npz.is_file() and meta.is_file()):
@@ -88,8 +89,8 @@ def load(key: str) -> Attribution | None:
         with np.load(npz, allow_pickle=False) as arrays:
             values = torch.from_numpy(arrays["values"].astype(np.float32))
             one_hot = torch.from_numpy(arrays["one_hot"].astype(np.float32))
-        diagnostics = dict(record["diagnostics"])
-        diagnostics["cache_hit"] = True
+        diagnostics = Diagnostics.from_dict(record["diagnostics"])
+        diagnostics.cache_hit = True
         return Attribution(values=values, one_hot=one_hot, method=record["method"],
                            target=record["target"], start=record["start"], end=record["end"],
                            chrom=record["chrom"], genome_start=record["genome_start"],
@@ -113,7 +114,7 @@ def save(key: str, result: Attribution) -> Path | None:
             "method": result.method, "target": result.target, "start": result.start,
             "end": result.end, "chrom": result.chrom, "genome_start": result.genome_start,
             "options": _jsonable(result.options),
-            "diagnostics": _jsonable({k: v for k, v in result.diagnostics.items() if k != "cache_hit"}),
+            "diagnostics": _jsonable({k: v for k, v in result.diagnostics.to_dict().items() if k != "cache_hit"}),
             "device": result.device, "seconds": result.seconds,
         }
         _atomic_write(folder / f"{key}.npz", lambda f: np.savez(

@@ -34,8 +34,10 @@ import warnings as _warnings
 import torch
 from torch import nn
 
-from explorer.attribution.device import default_batch_size, model_device
+from explorer.attribution.device import default_batch_size
+from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.progress import ProgressCallback, report
+from explorer.attribution.runtime import model_device
 from explorer.attribution.targets import Target, reduce_window
 
 #: module types that are linear (or identity in eval mode): no DeepLIFT rule is needed
@@ -149,7 +151,8 @@ def deeplift_shap(model: nn.Module, one_hot: torch.Tensor, target: Target, *, n_
     Returns
     -------
     (values, diagnostics)
-        ``values``: ``(4, L)`` float32 CPU. ``diagnostics``: ``convergence_delta_max``,
+        ``values``: ``(4, L)`` float32 CPU. ``diagnostics``, a
+        :class:`~explorer.attribution.diagnostics.Diagnostics`: ``convergence_delta_max``,
         ``convergence_delta_mean``, ``convergence_delta_relative``, ``reference_score``,
         ``n_references``, ``head_rule`` (as applied), ``unsupported_modules``,
         ``warnings`` (tangermeme's warnings are caught and surfaced here).
@@ -243,17 +246,11 @@ def deeplift_shap(model: nn.Module, one_hot: torch.Tensor, target: Target, *, n_
     hyp = hypothetical_attributions((mult.float(),), (x.unsqueeze(0).expand_as(references).contiguous(),),
                                     (references,))[0]  # (k, 4, L)
     values = (hyp.mean(0) * x).float()
-    diagnostics = {
-        "convergence_delta_max": float(deltas.max()),
-        "convergence_delta_mean": float(deltas.mean()),
-        "convergence_delta_relative": relative,
-        "reference_score": fx,
-        "n_references": k,
-        "head_rule": applied,
-        "torchscript": scripted,
-        "unsupported_modules": missing,
-        "warnings": warnings,
-    }
+    diagnostics = Diagnostics(
+        convergence_delta_max=float(deltas.max()), reference_score=fx, warnings=warnings,
+        extra={"convergence_delta_mean": float(deltas.mean()), "convergence_delta_relative": relative,
+               "n_references": k, "head_rule": applied, "torchscript": scripted,
+               "unsupported_modules": missing})
     return values, diagnostics
 
 

@@ -1,71 +1,16 @@
-"""Device selection, keeping the caller's model unchanged, and out-of-memory-adaptive batches.
+"""Batches that fit the device: first batch sizes, and halving on out-of-memory.
 
-Device rule: the device the caller names; else the device the model's weights are on
-(:func:`explorer.load_model` puts models on CUDA when present); a model without weights
-runs on CUDA when present, else on the CPU.
+Which device a model is on, and keeping the caller's model unchanged, is
+:mod:`explorer.attribution.runtime`'s job.
 """
 
 from __future__ import annotations
 
-import contextlib
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
 
 import torch
-from torch import nn
 
 T = TypeVar("T")
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (or buffer); CUDA/CPU default if it has none."""
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def resolve_device(model: nn.Module, device: str | torch.device | None = None) -> torch.device:
-    """The device to run on: ``device`` if given (checked), else the model's device.
-
-    Raises
-    ------
-    ValueError
-        ``device`` names CUDA but no CUDA device is available, or is not a device name.
-    """
-    if device is None:
-        return model_device(model)
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for, but no CUDA device is available; use 'cpu'")
-    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise ValueError(f"device {device!r} was asked for, but MPS is not available; use 'cpu'")
-    return dev
-
-
-@contextlib.contextmanager
-def running_on(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
-    """Put ``model`` on ``device`` in eval mode for the block; restore device and mode after.
-
-    The training flag of every submodule and the device of the weights are restored in a
-    ``finally``, also when the block raises (out of memory, cancel, bad input).
-    """
-    modes = [(m, m.training) for m in model.modules()]
-    original = model_device(model) if any(True for _ in model.parameters()) or any(
-        True for _ in model.buffers()) else None
-    try:
-        if original is not None and original != device:
-            model.to(device)
-        model.eval()
-        yield model
-    finally:
-        for module, training in modes:
-            module.training = training
-        if original is not None and original != device:
-            model.to(original)
 
 
 def default_batch_size(device: torch.device, length: int, per_item: int = 1) -> int:

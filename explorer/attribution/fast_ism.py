@@ -27,7 +27,8 @@ rest drawn at random with ``seed``) are recomputed by running the full model, an
 rebuilt reference output is compared with the model's own output. A difference above
 ``1e-4 * max(1, |f(reference)|)`` (a wrong structure declaration, e.g. a receptive field
 declared too small) makes :func:`fast_ism` recompute everything with plain exact ISM and
-say so in ``diagnostics["warnings"]``.
+say so in ``diagnostics.warnings``. Input checks, the model's state and that rule come
+from :mod:`explorer.attribution.runtime`.
 
 Conventions are those of :mod:`explorer.attribution.ism`: values ``(4, end - start)`` hold
 ``f(mutant) - f(reference)``, 0 at the reference base; at ``N`` (all-zero) columns all four
@@ -40,13 +41,27 @@ except the returned values).
 from __future__ import annotations
 
 import math
-import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, MutableMapping
 
 import torch
 
 from explorer.attribution.device import run_in_batches
+from explorer.attribution.diagnostics import Diagnostics
+from explorer.attribution.ism import ism
 from explorer.attribution.progress import Cancelled, ProgressCallback, report  # noqa: F401 (re-export)
+from explorer.attribution.result import IsmResult
+from explorer.attribution.runtime import (
+    TOLERANCE,
+    check_one_hot,
+    check_window,
+    fall_back,
+    model_device,
+    mutant_batch,
+    mutations,
+    running_on,
+    self_check,
+    tolerance,
+)
 from explorer.attribution.structure import (
     CropHead,
     PooledHead,
@@ -55,51 +70,13 @@ from explorer.attribution.structure import (
     StructureMismatch,
     resolve_structure,
 )
-
-#: verification tolerance, relative to max(1, |f(reference)|)
-TOLERANCE = 1e-4
+from explorer.attribution.targets import Target
 
 # mutants per batch: keep the largest activation buffer near this many float32 values
 _CPU_BUDGET = 16_000_000
 _CUDA_BUDGET = 256_000_000
 
 __all__ = ["fast_ism", "progressive_ism", "plain_ism_positions", "FastISM", "Cancelled", "TOLERANCE"]
-
-
-def _device_of(model: Any) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return torch.device("cpu")
-
-
-def _as_one_hot(one_hot: Any) -> torch.Tensor:
-    x = torch.as_tensor(one_hot)
-    if x.ndim == 3 and x.shape[0] == 1:
-        x = x[0]
-    if x.ndim != 2 or x.shape[0] != 4 or x.shape[1] == 0:
-        hint = " (it looks transposed: use x.T)" if x.ndim == 2 and x.shape[1] == 4 else ""
-        raise ValueError(f"one-hot input must have shape (4, L) with rows A, C, G, T and L > 0; "
-                         f"got {tuple(x.shape)}{hint}")
-    return x.to(torch.float32)
-
-
-def _window(length: int, start: int | None, end: int | None) -> tuple[int, int]:
-    start = 0 if start is None else int(start)
-    end = length if end is None else int(end)
-    if not 0 <= start < end <= length:
-        raise ValueError(f"start and end must satisfy 0 <= start < end <= length; got start={start}, "
-                         f"end={end} for a {length} bp sequence (0-based, half-open)")
-    return start, end
-
-
-def _mutations(x: torch.Tensor, start: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(positions, bases)`` of every substitution in ``[start, end)``, position-major."""
-    ref = x[:, start:end].cpu()
-    identity = (ref == 1) & (ref.sum(0, keepdim=True) == 1)
-    pos, bases = torch.nonzero(~identity.T, as_tuple=True)
-    return pos + start, bases
 
 
 def _outputs_list(y: Any) -> list[torch.Tensor]:
@@ -111,6 +88,142 @@ def _max_abs_diff(a: Any, b: Any) -> float:
     if len(la) != len(lb) or any(u.shape != v.shape for u, v in zip(la, lb)):
         return math.inf
     return max(float((u.double() - v.double()).abs().max()) if u.numel() else 0.0 for u, v in zip(la, lb))
+
+
+# -- heads: the reference state of one declared head, and its output for mutants -------------
+class _Head:
+    """One declared head bound to the reference trunk output of one sequence.
+
+    ``reference()`` is the head's output on the reference, ``(1, ...)``; ``mutant(span, pos)``
+    its output for ``M`` mutants whose trunk output on ``[p - R, p + R]`` is ``span``
+    ``(M, C, 2R + 1)`` (0-based positions ``pos (M,)``), ``(M, ...)``.
+    """
+
+    def reference(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def mutant(self, span: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def buffer_values(self, channels: int) -> int:
+        """Float32 values of this head's largest per-mutant buffer (sets the batch size)."""
+        return 0
+
+
+class _Pooled(_Head):
+    """``final(pool(h[:, :, t0:t1]))``: the span replaces the reference on ``[p - R, p + R]``."""
+
+    #: value that leaves the pooled result unchanged, for span positions outside [t0, t1)
+    fill = 0.0
+
+    def __init__(self, engine: "FastISM", head: PooledHead, h: torch.Tensor):
+        L = engine.length
+        self.head, self.radius = head, engine.radius
+        self.t0, self.t1 = head.trim, L - head.trim
+        if self.t0 >= self.t1:
+            raise StructureError(f"a pooling head trims {head.trim} bp from each end of a {L} bp input: nothing is left")
+        self.setup(h[0, :, self.t0:self.t1])  # (C, n)
+
+    def setup(self, ref: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def pool(self, span: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+        """``(M, C)`` pooled values: the reference outside ``[lo, hi)`` (offsets from t0), the span in it."""
+        raise NotImplementedError
+
+    def reference(self) -> torch.Tensor:
+        return self.head.apply_final(self.pooled[None])
+
+    def mutant(self, span: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        R, t0, t1 = self.radius, self.t0, self.t1
+        lo = (pos - R).clamp(t0, t1) - t0
+        hi = (pos + R + 1).clamp(t0, t1) - t0
+        if int(pos.min()) - R < t0 or int(pos.max()) + R >= t1:  # span crosses the pooled range's ends
+            q = pos[:, None] - R + torch.arange(2 * R + 1, device=pos.device)[None]
+            inside = ((q >= t0) & (q < t1))[:, None, :]
+            span = torch.where(inside, span, torch.full((), self.fill, dtype=span.dtype, device=span.device))
+        return self.head.apply_final(self.pool(span, lo, hi))
+
+
+class _MaxPool(_Pooled):
+    """Max pooling: ``max(prefix max before the span, span max, suffix max after it)``."""
+
+    fill = -math.inf
+
+    def setup(self, ref: torch.Tensor) -> None:
+        neg = torch.full((ref.shape[0], 1), -math.inf, dtype=ref.dtype, device=ref.device)
+        prefix = torch.cummax(ref, dim=1).values          # max over [t0, t0 + i]
+        suffix = torch.cummax(ref.flip(1), dim=1).values.flip(1)  # max over [t0 + i, t1)
+        self.prefix = torch.cat([neg, prefix], 1)    # [i - t0]: max over [t0, i)
+        self.suffix = torch.cat([suffix, neg], 1)    # [i - t0]: max over [i, t1)
+        self.pooled = ref.amax(1)
+
+    def pool(self, span, lo, hi):
+        return torch.maximum(torch.maximum(self.prefix.index_select(1, lo).T, self.suffix.index_select(1, hi).T),
+                             span.amax(2))
+
+
+class _SumPool(_Pooled):
+    """Sum pooling: ``total - reference span + mutant span`` in float64."""
+
+    #: divide by the number of pooled positions (mean pooling)
+    mean = False
+
+    def setup(self, ref: torch.Tensor) -> None:
+        cs = torch.cumsum(ref.double(), dim=1)
+        self.cumsum = torch.cat([torch.zeros_like(cs[:, :1]), cs], 1)  # [i - t0]: sum [t0, i)
+        self.total = cs[:, -1]
+        self.pooled = (self.total / (self.t1 - self.t0) if self.mean else self.total).to(ref.dtype)
+
+    def pool(self, span, lo, hi):
+        cs = self.cumsum
+        pooled = self.total[None] - (cs.index_select(1, hi) - cs.index_select(1, lo)).T + span.sum(2, dtype=torch.float64)
+        if self.mean:
+            pooled = pooled / (self.t1 - self.t0)
+        return pooled.to(span.dtype)
+
+
+class _MeanPool(_SumPool):
+    """Mean pooling: sum pooling divided by the number of pooled positions."""
+
+    mean = True
+
+
+class _Crop(_Head):
+    """A convolutional profile head, cropped: the changed output positions are written
+    into the reference profile."""
+
+    def __init__(self, engine: "FastISM", head: CropHead, h: torch.Tensor):
+        L = engine.length
+        if 2 * head.trim >= L:
+            raise StructureError(f"a crop head trims {head.trim} bp from each end of a {L} bp input: nothing is left")
+        self.engine, self.head = engine, head
+        self.inputs, y = [], h
+        for stage in head.stages:
+            self.inputs.append(engine._padded(y))
+            y = stage.full(y)
+        self.ref = y[0]  # (T, L)
+        self.span = engine.radius + head.radius
+
+    def reference(self) -> torch.Tensor:
+        return self.ref[None, :, self.head.trim:self.engine.length - self.head.trim]
+
+    def mutant(self, span: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        L, M, trim = self.engine.length, pos.shape[0], self.head.trim
+        prof, rq = self.engine._run_stages(self.head.stages, self.inputs, span, pos, self.engine.radius)
+        out = torch.nn.functional.pad(self.ref, (rq, rq)).unsqueeze(0).repeat(M, 1, 1)
+        idx = (pos[:, None] + torch.arange(2 * rq + 1, device=pos.device)[None])
+        out.scatter_(2, idx[:, None, :].expand(M, self.ref.shape[0], 2 * rq + 1), prof)
+        return out[:, :, rq + trim:rq + L - trim]
+
+    def buffer_values(self, channels: int) -> int:
+        R, L = self.engine.radius, self.engine.length
+        t = int(self.ref.shape[0])
+        return channels * (2 * R + 1 + 4 * self.head.radius) + 2 * t * (L + 2 * self.span)
+
+
+#: declared head kind -> its class
+_HEADS: dict[str, type[_Head]] = {"max": _MaxPool, "sum": _SumPool, "mean": _MeanPool, "crop": _Crop}
 
 
 class FastISM:
@@ -135,13 +248,13 @@ class FastISM:
     def __init__(self, model: Any, one_hot: torch.Tensor, target: Callable, *, structure: Structure | None = None):
         self.model = model
         self.target = target
-        self.device = _device_of(model)
-        self.x = _as_one_hot(one_hot).to(self.device)
+        self.device = model_device(model)
+        self.x = check_one_hot(one_hot).to(self.device)
         self.length = L = int(self.x.shape[1])
         self.structure = s = structure or resolve_structure(model)
         self.warnings: list[str] = list(s.warnings)
         self.radius = R = s.radius
-        head_r = max([h.radius for h in s.heads if isinstance(h, CropHead)] + [0])
+        head_r = max(h.radius for h in s.heads)
         # zero padding wide enough for every gather (stage input reaches 2 R + 2 head radius)
         self.pad = P = 2 * (R + head_r) + 2
         xb = self.x.unsqueeze(0)
@@ -164,9 +277,9 @@ class FastISM:
                 raise StructureError(
                     f"the declared trunk returned shape {tuple(h.shape)} for a (1, 4, {L}) input; "
                     f"a trunk must keep the length ('same' padding)")
-            self.head_caches = [self._head_cache(head, h) for head in s.heads]
+            self.heads = [_HEADS[head.kind](self, head, h) for head in s.heads]
             self.active = _heads_read(target, s)
-            self.rebuilt_reference = self._assemble([self._head_reference(i) for i in range(len(s.heads))])
+            self.rebuilt_reference = self._assemble([head.reference() for head in self.heads])
             diff = _max_abs_diff(self.rebuilt_reference, self.model_output)
             scale = max([float(t.detach().abs().max()) for t in _outputs_list(self.model_output)] + [1.0])
             if not diff <= TOLERANCE * scale:
@@ -181,7 +294,7 @@ class FastISM:
         self.default_batch_size = int(max(16, min(4096, budget // max(1, per_mutant))))
 
     def _per_mutant_values(self, channels: int) -> int:
-        s, R, L = self.structure, self.radius, self.length
+        s, R = self.structure, self.radius
         sizes = [channels * (6 * R + 3)]
         if s.stages is not None:
             r = 0
@@ -191,52 +304,13 @@ class FastISM:
                 r += stage.radius
         else:
             sizes.append(channels * 2 * self.window)
-        for head, cache in zip(s.heads, self.head_caches):
-            if isinstance(head, CropHead):
-                t = int(cache["ref"].shape[0])
-                sizes.append(channels * (2 * R + 1 + 4 * head.radius) + 2 * t * (L + 2 * cache["span"]))
+        sizes.extend(head.buffer_values(channels) for head in self.heads)
         return max(sizes)
 
     # -- caches ----------------------------------------------------------------------
     def _padded(self, a: torch.Tensor) -> torch.Tensor:
         """``(1, C, L)`` -> ``(C, L + 2 P)`` with P zeros each side."""
         return torch.nn.functional.pad(a[0], (self.pad, self.pad))
-
-    def _head_cache(self, head: PooledHead | CropHead, h: torch.Tensor) -> dict:
-        L = self.length
-        if isinstance(head, CropHead):
-            if 2 * head.trim >= L:
-                raise StructureError(f"a crop head trims {head.trim} bp from each end of a {L} bp input: nothing is left")
-            acts, y = [], h
-            for stage in head.stages:
-                acts.append(self._padded(y))
-                y = stage.full(y)
-            return {"kind": "crop", "inputs": acts, "ref": y[0], "span": self.radius + head.radius}
-        t0, t1 = head.trim, L - head.trim
-        if t0 >= t1:
-            raise StructureError(f"a pooling head trims {head.trim} bp from each end of a {L} bp input: nothing is left")
-        ref = h[0, :, t0:t1]  # (C, n)
-        cache: dict = {"kind": head.pool, "t0": t0, "t1": t1}
-        if head.pool == "max":
-            neg = torch.full((ref.shape[0], 1), -math.inf, dtype=ref.dtype, device=ref.device)
-            prefix = torch.cummax(ref, dim=1).values          # max over [t0, t0 + i]
-            suffix = torch.cummax(ref.flip(1), dim=1).values.flip(1)  # max over [t0 + i, t1)
-            cache["prefix"] = torch.cat([neg, prefix], 1)    # [i - t0]: max over [t0, i)
-            cache["suffix"] = torch.cat([suffix, neg], 1)    # [i - t0]: max over [i, t1)
-            cache["pooled"] = ref.amax(1)
-        else:
-            cs = torch.cumsum(ref.double(), dim=1)
-            cache["cumsum"] = torch.cat([torch.zeros_like(cs[:, :1]), cs], 1)  # [i - t0]: sum [t0, i)
-            cache["total"] = cs[:, -1]
-            pooled = cs[:, -1] / (t1 - t0) if head.pool == "mean" else cs[:, -1]
-            cache["pooled"] = pooled.to(ref.dtype)
-        return cache
-
-    def _head_reference(self, i: int) -> torch.Tensor:
-        head, cache = self.structure.heads[i], self.head_caches[i]
-        if isinstance(head, CropHead):
-            return cache["ref"][None, :, head.trim:self.length - head.trim]
-        return head.apply_final(cache["pooled"][None])
 
     def _assemble(self, outs: list[torch.Tensor]) -> Any:
         """Head outputs -> the model's output format (one tensor or a tuple)."""
@@ -248,7 +322,7 @@ class FastISM:
         outs = []
         for i in range(len(self.structure.heads)):
             if i in self.active:
-                outs.append(self._head_mutant(i, span, pos))
+                outs.append(self.heads[i].mutant(span, pos))
             else:
                 ref = _outputs_list(self.rebuilt_reference)[i]
                 outs.append(ref.expand(M, *ref.shape[1:]))
@@ -312,35 +386,6 @@ class FastISM:
         span = torch.gather(out, 2, idx)
         return torch.where(inside[:, None, :], span, torch.zeros((), dtype=span.dtype, device=span.device))
 
-    def _head_mutant(self, i: int, span: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        head, cache = self.structure.heads[i], self.head_caches[i]
-        R, L = self.radius, self.length
-        M = pos.shape[0]
-        if isinstance(head, CropHead):
-            prof, rq = self._run_stages(head.stages, cache["inputs"], span, pos, R)
-            ref = cache["ref"]  # (T, L)
-            out = torch.nn.functional.pad(ref, (rq, rq)).unsqueeze(0).repeat(M, 1, 1)
-            idx = (pos[:, None] + torch.arange(2 * rq + 1, device=pos.device)[None])
-            out.scatter_(2, idx[:, None, :].expand(M, ref.shape[0], 2 * rq + 1), prof)
-            return out[:, :, rq + head.trim:rq + L - head.trim]
-        t0, t1 = cache["t0"], cache["t1"]
-        lo = (pos - R).clamp(t0, t1) - t0
-        hi = (pos + R + 1).clamp(t0, t1) - t0
-        if int(pos.min()) - R < t0 or int(pos.max()) + R >= t1:  # span crosses the pooled range's ends
-            q = pos[:, None] - R + torch.arange(2 * R + 1, device=pos.device)[None]
-            inside = ((q >= t0) & (q < t1))[:, None, :]
-            fill = -math.inf if head.pool == "max" else 0.0
-            span = torch.where(inside, span, torch.full((), fill, dtype=span.dtype, device=span.device))
-        if head.pool == "max":
-            pooled = torch.maximum(torch.maximum(cache["prefix"].index_select(1, lo).T, cache["suffix"].index_select(1, hi).T), span.amax(2))
-        else:
-            cs = cache["cumsum"]
-            pooled = cache["total"][None] - (cs.index_select(1, hi) - cs.index_select(1, lo)).T + span.sum(2, dtype=torch.float64)
-            if head.pool == "mean":
-                pooled = pooled / (t1 - t0)
-            pooled = pooled.to(span.dtype)
-        return head.apply_final(pooled)
-
     def scores(self, pos: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
         """``f(mutant) - f(reference)`` for mutants (``pos``, ``bases``: ``(M,)`` long) -> ``(M,)`` float64 CPU."""
         pos, bases = pos.to(self.device), bases.to(self.device)
@@ -354,8 +399,8 @@ class FastISM:
     def values(self, start: int, end: int, *, batch_size: int | None = None,
                progress: ProgressCallback = None) -> torch.Tensor:
         """The ISM map of ``[start, end)`` (0-based, half-open): ``(4, end - start)`` float32 CPU."""
-        start, end = _window(self.length, start, end)
-        pos, bases = _mutations(self.x, start, end)
+        start, end = check_window(self.length, start, end)
+        pos, bases, _ = mutations(self.x, torch.arange(start, end))
         n = int(pos.numel())
         out = torch.zeros(4, end - start, dtype=torch.float32)
         report(progress, 0.0)
@@ -379,10 +424,6 @@ def _heads_read(target: Callable, structure: Structure) -> list[int]:
     """
     everything = list(range(len(structure.heads)))
     if not structure.tuple_output:
-        return everything
-    try:
-        from explorer.attribution.targets import Target
-    except ImportError:  # pragma: no cover
         return everything
     if isinstance(target, Target):
         k = 0 if target.output is None else int(target.output)
@@ -408,25 +449,17 @@ def plain_ism_positions(model: Any, one_hot: torch.Tensor, target: Callable, pos
         ``values (4, len(positions))`` float32 CPU, ``f(mutant) - f(reference)``, 0 at the
         reference base; all four bases are substitutions at N columns.
     """
-    device = _device_of(model)
-    x = _as_one_hot(one_hot).to(device)
-    positions = torch.as_tensor(list(positions), dtype=torch.long)
-    cols = x[:, positions].cpu()
-    identity = (cols == 1) & (cols.sum(0, keepdim=True) == 1)
-    k, bases = torch.nonzero(~identity.T, as_tuple=True)
-    pos = positions[k]
-    out = torch.zeros(4, positions.numel(), dtype=torch.float32)
+    device = model_device(model)
+    x = check_one_hot(one_hot).to(device)
+    pos, bases, cols = mutations(x, positions)
+    out = torch.zeros(4, len(torch.as_tensor(positions).reshape(-1)), dtype=torch.float32)
     with torch.no_grad():
         ref = (float(target(model(x.unsqueeze(0))).reshape(-1)[0]) if reference_score is None
                else float(reference_score))
         for i in range(0, int(pos.numel()), batch_size):
-            p, b = pos[i:i + batch_size].to(device), bases[i:i + batch_size].to(device)
-            batch = x.unsqueeze(0).repeat(p.numel(), 1, 1)
-            rows = torch.arange(p.numel(), device=device)
-            batch[rows, :, p] = 0.0
-            batch[rows, b, p] = 1.0
+            batch = mutant_batch(x, pos[i:i + batch_size].to(device), bases[i:i + batch_size].to(device))
             y = target(model(batch)).reshape(-1).double().cpu() - ref
-            out[bases[i:i + batch_size], k[i:i + batch_size]] = y.float()
+            out[bases[i:i + batch_size], cols[i:i + batch_size]] = y.float()
     return out, ref
 
 
@@ -446,45 +479,49 @@ def _verify_positions(start: int, end: int, n: int, seed: int) -> list[int]:
     return sorted(chosen)
 
 
-def _plain_fallback(model, x, target, start, end, progress) -> tuple[torch.Tensor, float]:
-    """Plain exact ISM (the engine's :func:`~explorer.attribution.ism.ism`, its own batch size:
-    fast ISM's batches of short windows would not fit as full-length mutants)."""
-    try:
-        from explorer.attribution.ism import ism
-    except ImportError:  # pragma: no cover - the engine's module ships with the package
-        ism = None
-    if ism is not None:
-        res = ism(model, x, target, start, end, progress=progress)
-        return res.values, float(res.reference_score)
-    values = torch.zeros(4, end - start)
-    for i in range(start, end, 16):
-        report(progress, (i - start) / (end - start))
-        v, ref = plain_ism_positions(model, x, target, range(i, min(end, i + 16)))
-        values[:, i - start:i - start + v.shape[1]] = v
-    return values, ref
+def _check(engine: FastISM, values: torch.Tensor, start: int, end: int, verify: int, seed: int,
+           diagnostics: Diagnostics) -> bool:
+    """Self-check ``values`` (fast ISM of ``[start, end)``) against plain ISM at ``verify`` positions.
+
+    Records the check in ``diagnostics``; on a failure also the fallback and its warning.
+    Returns True when the values may be kept (also when ``verify`` is 0).
+    """
+    positions = _verify_positions(start, end, int(verify), seed)
+    if not positions:
+        return True
+    exact, _ = plain_ism_positions(engine.model, engine.x, engine.target, positions,
+                                   reference_score=engine.reference_score)
+    if self_check(diagnostics, values[:, torch.as_tensor(positions) - start], exact, positions,
+                  engine.reference_score):
+        return True
+    fall_back(diagnostics,
+              f"fast ISM differed from plain ISM by {diagnostics.fast_ism_max_abs_diff:.3g} (tolerance "
+              f"{diagnostics.fast_ism_tolerance:.3g}) at {len(positions)} checked positions: the model's "
+              f"structure declaration (e.g. its receptive field, {engine.structure.receptive_field} bp) "
+              f"does not fit the model")
+    return False
 
 
-class _EvalMode:
-    """Put a module in eval mode for a block; restore every submodule's flag after."""
+def _fast_diagnostics(engine: FastISM) -> Diagnostics:
+    """What the fast path reports before any check: its path, receptive field, warnings."""
+    return Diagnostics(fast_ism=True, fast_ism_path="stages" if engine.structure.stages is not None else "window",
+                       receptive_field=engine.structure.receptive_field, fast_ism_fallback=False,
+                       reference_score=engine.reference_score,
+                       fast_ism_tolerance=tolerance(engine.reference_score), warnings=list(engine.warnings))
 
-    def __init__(self, model):
-        self.model = model
-        self.modes = []
 
-    def __enter__(self):
-        self.modes = [(m, m.training) for m in self.model.modules()]
-        self.model.eval()
-        return self.model
-
-    def __exit__(self, *exc):
-        for m, training in self.modes:
-            m.training = training
-        return False
+def _plain(model: Any, x: torch.Tensor, target: Callable, start: int, end: int, progress: ProgressCallback,
+           diagnostics: Diagnostics) -> IsmResult:
+    """Plain exact ISM (its own batch size: fast ISM's batches of short windows would not fit
+    as full-length mutants), reported in ``diagnostics``."""
+    res = ism(model, x, target, start, end, progress=progress)
+    diagnostics.reference_score = res.reference_score
+    return IsmResult(res.values, res.reference_score, diagnostics)
 
 
 def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0, end: int | None = None,
              *, progress: ProgressCallback = None, verify: int = 8, batch_size: int | None = None,
-             seed: int = 0) -> tuple[torch.Tensor, float, dict]:
+             seed: int = 0) -> IsmResult:
     """Exact ISM of ``one_hot[:, start:end]``, recomputing only what each mutation changes.
 
     Parameters
@@ -511,16 +548,15 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
 
     Returns
     -------
-    values : torch.Tensor
-        ``float32`` ``(4, end - start)`` on the CPU: ``f(mutant) - f(reference)``.
-    reference_score : float
-        ``f(reference)`` from the full model.
-    diagnostics : dict
+    IsmResult
+        ``(values, reference_score, diagnostics)``: ``values`` ``float32``
+        ``(4, end - start)`` on the CPU, ``f(mutant) - f(reference)``; ``reference_score``
+        from the full model; :class:`~explorer.attribution.diagnostics.Diagnostics` with
         ``fast_ism`` (True when the fast values were kept), ``fast_ism_path``
         (``"stages"``, ``"window"`` or ``"plain"``), ``receptive_field``,
         ``fast_ism_max_abs_diff`` and ``fast_ism_verified_positions`` (0-based),
         ``fast_ism_tolerance``, ``fast_ism_fallback`` (True when plain ISM replaced it),
-        ``batch_size``, ``n_mutants``, ``warnings`` (list of str).
+        ``batch_size``, ``n_mutants``, ``warnings``.
 
     Raises
     ------
@@ -529,47 +565,23 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
     Cancelled
         ``progress`` returned False.
     """
-    x = _as_one_hot(one_hot)
-    start, end = _window(x.shape[1], start, end)
-    with _EvalMode(model):
+    x = check_one_hot(one_hot)
+    start, end = check_window(x.shape[1], start, end)
+    with running_on(model):
         try:
             engine = FastISM(model, x, target)
         except StructureMismatch as exc:
-            values, reference = _plain_fallback(model, x.to(_device_of(model)), target, start, end, progress)
-            return values, reference, {
-                "fast_ism": False, "fast_ism_path": "plain", "fast_ism_fallback": True,
-                "fast_ism_max_abs_diff": None, "fast_ism_verified_positions": [],
-                "warnings": [f"{exc}; recomputed with plain ISM"]}
+            diagnostics = Diagnostics(fast_ism_verified_positions=[])
+            fall_back(diagnostics, str(exc))
+            return _plain(model, x.to(model_device(model)), target, start, end, progress, diagnostics)
+        diagnostics = _fast_diagnostics(engine)
         values = engine.values(start, end, batch_size=batch_size, progress=progress)
-        positions = _verify_positions(start, end, int(verify), seed)
-        diag: dict = {
-            "fast_ism": True,
-            "fast_ism_path": "stages" if engine.structure.stages is not None else "window",
-            "receptive_field": engine.structure.receptive_field,
-            "fast_ism_verified_positions": positions,
-            "fast_ism_max_abs_diff": None,
-            "fast_ism_fallback": False,
-            "batch_size": int(engine.last_batch_size),
-            "n_mutants": int(_mutations(x, start, end)[0].numel()),
-            "warnings": list(engine.warnings),
-        }
-        tol = TOLERANCE * max(1.0, abs(engine.reference_score))
-        diag["fast_ism_tolerance"] = tol
-        if positions:
-            exact, _ = plain_ism_positions(model, engine.x, target, positions,
-                                           reference_score=engine.reference_score)
-            idx = torch.as_tensor(positions) - start
-            diff = float((values[:, idx].double() - exact.double()).abs().max())
-            diag["fast_ism_max_abs_diff"] = diff
-            if not diff <= tol:
-                diag["warnings"].append(
-                    f"fast ISM differed from plain ISM by {diff:.3g} (tolerance {tol:.3g}) at "
-                    f"{len(positions)} checked positions: the model's structure declaration (e.g. its "
-                    f"receptive field, {engine.structure.receptive_field} bp) does not fit the model; "
-                    f"recomputed with plain ISM")
-                diag.update(fast_ism=False, fast_ism_path="plain", fast_ism_fallback=True)
-                values, _ = _plain_fallback(model, engine.x, target, start, end, progress)
-    return values, engine.reference_score, diag
+        diagnostics.batch_size = int(engine.last_batch_size)
+        diagnostics.n_mutants = int(mutations(x, torch.arange(start, end)).positions.numel())
+        diagnostics.fast_ism_verified_positions = []
+        if not _check(engine, values, start, end, verify, seed, diagnostics):
+            return _plain(model, engine.x, target, start, end, progress, diagnostics)
+    return IsmResult(values, engine.reference_score, diagnostics)
 
 
 def _chunks_outward(view_start: int, view_end: int, start: int, end: int, chunk: int) -> Iterator[tuple[int, int]]:
@@ -588,7 +600,7 @@ def _chunks_outward(view_start: int, view_end: int, start: int, end: int, chunk:
 def progressive_ism(model: Any, one_hot: torch.Tensor, target: Callable, view_start: int, view_end: int,
                     *, chunk: int = 200, start: int = 0, end: int | None = None,
                     progress: ProgressCallback = None, verify: int = 8, batch_size: int | None = None,
-                    seed: int = 0, diagnostics: dict | None = None
+                    seed: int = 0, diagnostics: Diagnostics | MutableMapping | None = None
                     ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """ISM of ``[start, end)``, the visible window first, then chunks outward (for the app).
 
@@ -604,51 +616,47 @@ def progressive_ism(model: Any, one_hot: torch.Tensor, target: Callable, view_st
     progress : callable, optional
         ``progress(fraction of [start, end) done)``; False stops: :class:`Cancelled`.
         Closing the generator (``gen.close()``) also stops it between chunks.
-    diagnostics : dict, optional
-        Filled with the same keys as :func:`fast_ism`'s diagnostics.
+    diagnostics : Diagnostics or dict, optional
+        Filled with the same fields as :func:`fast_ism`'s diagnostics (and
+        ``reference_score``); a dict gets them by name before each chunk is yielded.
 
     The model stays in eval mode while the generator is alive; its mode is restored when
     the generator is exhausted, closed or garbage-collected.
     """
-    x = _as_one_hot(one_hot)
-    start, end = _window(x.shape[1], start, end)
+    x = check_one_hot(one_hot)
+    start, end = check_window(x.shape[1], start, end)
     vs, ve = max(start, int(view_start)), min(end, int(view_end))
     if vs >= ve:
         raise ValueError(f"the view [{view_start}, {view_end}) does not overlap the window [{start}, {end})")
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1 base; got {chunk}")
-    diag = diagnostics if diagnostics is not None else {}
+    diag = diagnostics if isinstance(diagnostics, Diagnostics) else Diagnostics()
+
+    def publish() -> None:
+        if diagnostics is not None and diagnostics is not diag:
+            diagnostics.update(diag.to_dict())
+
     total, done = end - start, 0
-    with _EvalMode(model):
+    with running_on(model):
         engine = None
         try:
             engine = FastISM(model, x, target)
-            diag.update(fast_ism=True, fast_ism_path="stages" if engine.structure.stages is not None else "window",
-                        receptive_field=engine.structure.receptive_field, fast_ism_fallback=False,
-                        warnings=list(engine.warnings))
+            diag.update(_fast_diagnostics(engine))
+        except StructureMismatch as exc:
+            fall_back(diag, str(exc))
         except NotImplementedError as exc:
-            diag.update(fast_ism=False, fast_ism_path="plain", warnings=[str(exc)],
-                        fast_ism_fallback=isinstance(exc, StructureMismatch))
+            diag.warnings.append(str(exc))
+            diag.fast_ism, diag.fast_ism_path, diag.fast_ism_fallback = False, "plain", False
         for a, b in _chunks_outward(vs, ve, start, end, chunk):
             report(progress, done / total)
             if engine is not None:
                 vals = engine.values(a, b, batch_size=batch_size)
-                if a == vs and b == ve and verify:
-                    positions = _verify_positions(a, b, int(verify), seed)
-                    exact, _ = plain_ism_positions(model, engine.x, target, positions,
-                                           reference_score=engine.reference_score)
-                    diff = float((vals[:, torch.as_tensor(positions) - a].double() - exact.double()).abs().max())
-                    tol = TOLERANCE * max(1.0, abs(engine.reference_score))
-                    diag.update(fast_ism_max_abs_diff=diff, fast_ism_verified_positions=positions,
-                                fast_ism_tolerance=tol)
-                    if not diff <= tol:
-                        diag["warnings"].append(
-                            f"fast ISM differed from plain ISM by {diff:.3g} (tolerance {tol:.3g}); "
-                            f"recomputed with plain ISM")
-                        diag.update(fast_ism=False, fast_ism_path="plain", fast_ism_fallback=True)
-                        engine = None
+                if a == vs and b == ve and not _check(engine, vals, a, b, verify, seed, diag):
+                    engine = None
             if engine is None:
-                vals, _ = _plain_fallback(model, x.to(_device_of(model)), target, a, b, None)
+                vals = _plain(model, x.to(model_device(model)), target, a, b, None, diag).values
             done += b - a
+            publish()
             yield a, b, vals
         report(progress, 1.0)
+        publish()

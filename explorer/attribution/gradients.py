@@ -18,8 +18,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from explorer.attribution.device import default_batch_size, model_device
+from explorer.attribution.device import default_batch_size
+from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.progress import ProgressCallback, report
+from explorer.attribution.runtime import model_device
 from explorer.attribution.targets import Target
 
 #: IG baselines
@@ -87,8 +89,10 @@ def integrated_gradients(model: nn.Module, one_hot: torch.Tensor, target: Target
     -------
     (values, diagnostics)
         ``values``: ``(4, L)`` float32 CPU, projected onto the observed base (module
-        docstring). ``diagnostics``: ``completeness_error`` (mean over baselines of
-        ``|sum attr - (f(x) - f(b))| / |f(x) - f(b)|``), ``completeness_error_max``,
+        docstring). ``diagnostics``, a
+        :class:`~explorer.attribution.diagnostics.Diagnostics`: ``completeness_error``
+        (mean over baselines of ``|sum attr - (f(x) - f(b))| / |f(x) - f(b)|``),
+        ``completeness_error_max``,
         ``n_steps`` used, ``n_baselines``, ``reference_score`` (f(x)),
         ``baseline_scores`` (f(b) per baseline), ``warnings``.
     """
@@ -148,18 +152,12 @@ def integrated_gradients(model: nn.Module, one_hot: torch.Tensor, target: Target
                         "completeness error is ill-conditioned there")
     mean_attr = torch.stack(attrs).mean(0)  # (4, L)
     values = (one_hot.cpu().double() * mean_attr.sum(0, keepdim=True)).float()
-    diagnostics = {
-        "completeness_error": error,
-        "completeness_error_max": float(max(rel)),
-        "convergence_delta_abs_mean": float(sum(deltas) / len(deltas)),
-        "n_steps": steps,
-        "n_steps_per_baseline": used,
-        "method": method,
-        "n_baselines": k,
-        "reference_score": fx,
-        "baseline_scores": [float(v) for v in fb],
-        "warnings": warnings,
-    }
+    diagnostics = Diagnostics(
+        completeness_error=error, reference_score=fx, warnings=warnings,
+        extra={"completeness_error_max": float(max(rel)),
+               "convergence_delta_abs_mean": float(sum(deltas) / len(deltas)),
+               "n_steps": steps, "n_steps_per_baseline": used, "method": method, "n_baselines": k,
+               "baseline_scores": [float(v) for v in fb]})
     return values, diagnostics
 
 
@@ -177,7 +175,8 @@ def saliency(model: nn.Module, one_hot: torch.Tensor, target: Target) -> tuple[t
     -------
     (values, diagnostics)
         ``values``: ``(4, L)`` float32 CPU, non-zero only at observed bases.
-        ``diagnostics``: ``reference_score`` (f(x)), ``warnings`` (empty).
+        ``diagnostics``, a :class:`~explorer.attribution.diagnostics.Diagnostics`:
+        ``reference_score`` (f(x)), ``warnings`` (empty).
     """
     device = model_device(model)
     x = one_hot.to(device, torch.float32).unsqueeze(0).clone().requires_grad_(True)
@@ -185,4 +184,4 @@ def saliency(model: nn.Module, one_hot: torch.Tensor, target: Target) -> tuple[t
         y = target(model(x))
         (grad,) = torch.autograd.grad(y.sum(), x)
     values = (grad[0] * x[0]).detach().float().cpu()
-    return values, {"reference_score": float(y.detach()[0]), "warnings": []}
+    return values, Diagnostics(reference_score=float(y.detach()[0]))

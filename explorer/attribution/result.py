@@ -1,14 +1,45 @@
-"""The result type of every attribution method."""
+"""The result types: :class:`Attribution` (every method) and :class:`IsmResult` (both ISM paths)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
+from explorer.attribution.diagnostics import Diagnostics
 from explorer.io.sequences import one_hot_decode
+
+
+class IsmResult(NamedTuple):
+    """What plain ISM (:func:`~explorer.attribution.ism.ism`) and fast ISM
+    (:func:`~explorer.attribution.fast_ism.fast_ism`) return.
+
+    Attributes
+    ----------
+    values : torch.Tensor
+        ``float32``, shape ``(4, end - start)``, on the CPU: ``f(mutant) - f(reference)``
+        for every substitution of the window, 0 at the reference base.
+    reference_score : float
+        ``f(reference)``: the target's value on the unmutated input.
+    diagnostics : Diagnostics
+        Which path ran, ``n_mutants``, ``batch_size``, the fast path's self-check, warnings.
+    """
+
+    values: torch.Tensor
+    reference_score: float
+    diagnostics: Diagnostics
+
+    @property
+    def batch_size(self) -> int:
+        """The batch size that worked last (after any out-of-memory halving)."""
+        return int(self.diagnostics.batch_size or 0)
+
+    @property
+    def n_mutants(self) -> int:
+        """Number of mutants scored."""
+        return int(self.diagnostics.n_mutants or 0)
 
 
 @dataclass
@@ -36,9 +67,11 @@ class Attribution:
         0-based coordinate on ``chrom`` of the window's first base (``locus.start + start``).
     options : dict
         The method's options as used (baseline, n_steps, ...).
-    diagnostics : dict
-        Checks and facts: ``completeness_error`` (IG), ``convergence_delta_max``
-        (DeepLIFT/SHAP), ``reference_score`` (f(x)), ``cache_hit``, ``warnings`` (list of str).
+    diagnostics : Diagnostics
+        Checks and facts as typed fields (``completeness_error`` for IG,
+        ``convergence_delta_max`` for DeepLIFT/SHAP, ``reference_score`` (f(x)),
+        ``cache_hit``, ``warnings``, the ISM path and its self-check); also readable as a
+        mapping (``diagnostics["reference_score"]``). A dict given here is converted.
     device : str
         Where it ran (``"cpu"``, ``"cuda:0"``).
     seconds : float
@@ -54,11 +87,12 @@ class Attribution:
     chrom: str | None = None
     genome_start: int = 0
     options: dict[str, Any] = field(default_factory=dict)
-    diagnostics: dict[str, Any] = field(default_factory=dict)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
     device: str = "cpu"
     seconds: float = 0.0
 
     def __post_init__(self):
+        self.diagnostics = Diagnostics.from_dict(self.diagnostics)
         if self.end is None:
             self.end = self.start + self.values.shape[-1]
         if tuple(self.values.shape) != tuple(self.one_hot.shape) or self.values.shape[0] != 4:

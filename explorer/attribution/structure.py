@@ -136,6 +136,16 @@ class PooledHead:
     trim: int = 0
     final: list = field(default_factory=list)
 
+    @property
+    def kind(self) -> str:
+        """``"max"``, ``"sum"`` or ``"mean"``."""
+        return self.pool
+
+    @property
+    def radius(self) -> int:
+        """Pooling adds no positions to what a mutation changes."""
+        return 0
+
     def apply_final(self, pooled: torch.Tensor) -> torch.Tensor:
         for f in self.final:
             pooled = f(pooled)
@@ -148,6 +158,10 @@ class CropHead:
 
     stages: list
     trim: int = 0
+
+    @property
+    def kind(self) -> str:
+        return "crop"
 
     @property
     def radius(self) -> int:

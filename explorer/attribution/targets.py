@@ -20,6 +20,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from explorer.attribution.runtime import model_device, running_on
+
 #: reductions over a window of a per-position output
 REDUCTIONS = ("sum", "mean", "max", "logsumexp", "log_counts")
 
@@ -162,16 +164,13 @@ def probe_length(model: nn.Module) -> int:
 
 
 def probe_output(model: nn.Module, length: int | None = None) -> Any:
-    """Run the model once on an all-zero ``(1, 4, length)`` input (no gradients)."""
+    """Run the model once on an all-zero ``(1, 4, length)`` input (eval mode, no gradients).
+
+    Every submodule's training flag is restored after.
+    """
     length = int(length or probe_length(model))
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            return model(torch.zeros(1, 4, length, device=device))
-    finally:
-        model.train(was_training)
+    with running_on(model), torch.no_grad():
+        return model(torch.zeros(1, 4, length, device=model_device(model)))
 
 
 def resolve_target(model: nn.Module, target: str | int | Target | None = None, *,

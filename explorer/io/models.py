@@ -38,6 +38,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from explorer.io.torchutil import model_device
+
 CHECKPOINT_FORMAT = "explorer-checkpoint/1"
 CARD_FILE = "model_card.json"
 
@@ -110,11 +112,7 @@ class ExplorerModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        for p in self.parameters():
-            return p.device
-        for b in self.buffers():
-            return b.device
-        return torch.device("cpu")
+        return model_device(self)
 
     @property
     def name(self) -> str:

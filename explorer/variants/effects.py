@@ -238,7 +238,8 @@ def score_sequences(model, sequences: Sequence[str], targets, *, batch_size: int
 
     The model is run in eval mode under ``torch.no_grad`` and left in the mode it was in.
     """
-    from explorer.attribution.device import model_device, run_in_batches
+    from explorer.attribution.device import run_in_batches
+    from explorer.io.torchutil import model_device
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
