@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 
 from explorer.attribution.targets import Target, resolve_target
 from explorer.attribution.toy_models import MotifDetector, ProfileModel
@@ -96,3 +97,81 @@ def test_target_is_frozen_and_hashable():
     with pytest.raises(Exception):
         t.name = "y"
     assert hash(t) == hash(Target(name="x", task_index=0))
+
+
+class _Heads(nn.Module):
+    """BPNet-like (profile (N, 2, L), counts (N, 1)), optionally as a dict; declared names."""
+
+    def __init__(self, tasks=None, heads=None, as_dict=False):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 2, 5, padding=2)
+        if tasks is not None:
+            self.tasks = tasks
+        if heads is not None:
+            self.heads = heads
+        self.as_dict = as_dict
+
+    def forward(self, x):
+        profile = self.conv(x)
+        counts = torch.logsumexp(profile, -1).sum(1, keepdim=True)
+        return {"profile": profile, "counts": counts} if self.as_dict else (profile, counts)
+
+
+def test_heads_are_explicit_counts_by_default_and_profile_by_name():
+    model = _Heads(heads=[{"name": "profile", "channels": ["plus", "minus"]}, "counts"])
+    x = torch.rand(3, 4, 40)
+    profile, counts = model(x)
+    default = resolve_target(model, None, length=40)  # BPNet-style: the counts head
+    assert default.name == "counts" and default.output == 1
+    torch.testing.assert_close(default((profile, counts)), counts[:, 0])
+    by_name = resolve_target(model, "counts", length=40)
+    assert by_name == default
+    minus = resolve_target(model, "profile:1", reduce="sum", window=(10, 30), length=40)
+    assert minus.name == "profile:minus sum[10:30]" and (minus.output, minus.task_index) == (0, 1)
+    torch.testing.assert_close(minus((profile, counts)), profile[:, 1, 10:30].sum(-1))
+    assert resolve_target(model, "minus", length=40).task_index == 1  # a channel name alone
+    assert resolve_target(model, "output 1", length=40) == default
+    assert resolve_target(model, 0, window=(0, 5), length=40).output == 0  # a window implies a profile
+    with pytest.raises(ValueError, match=r"head 'profile' has 2 channels; name one: \['profile:plus', 'profile:minus'\]"):
+        resolve_target(model, "profile", length=40)
+    with pytest.raises(ValueError, match=r"head 'profile' has no channel 'both'"):
+        resolve_target(model, "profile:both", length=40)
+
+
+def test_task_names_never_read_another_heads_channel():
+    # the bug this guards against: tasks=["profile", "counts"] on a (profile (N, 2, L), counts)
+    # model made target="counts" read channel 1 of the profile head
+    model = _Heads(tasks=["profile", "counts"])
+    x = torch.rand(2, 4, 30)
+    profile, counts = model(x)
+    with pytest.raises(ValueError, match=r"target 'counts' is ambiguous: it names counts and "
+                                         r"profile:counts"):
+        resolve_target(model, "counts", length=30)
+    head = resolve_target(model, "output 1", length=30)
+    torch.testing.assert_close(head((profile, counts)), counts[:, 0])
+
+
+def test_dict_outputs_are_named_by_their_keys():
+    model = _Heads(as_dict=True)
+    x = torch.rand(2, 4, 30)
+    y = model(x)
+    counts = resolve_target(model, "counts", length=30)
+    assert counts.output == 1 and counts.name == "counts"
+    torch.testing.assert_close(counts(y), y["counts"][:, 0])
+    profile = resolve_target(model, "profile:task 1", reduce="max", length=30)
+    torch.testing.assert_close(profile(y), y["profile"][:, 1].amax(-1))
+    assert resolve_target(model, 1, output="profile", length=30).task_index == 1
+
+
+def test_bad_heads_are_named():
+    class NotTensor(nn.Module):
+        def forward(self, x):
+            return {"profile": x.sum(1, keepdim=True), "note": "text"}
+
+    with pytest.raises(ValueError, match=r"head 'note'\) has shape str"):
+        resolve_target(NotTensor(), None, length=20)
+    model = _Heads(heads=["profile", "counts", "extra"])
+    with pytest.raises(ValueError, match="declares 3 heads .* but returns 2 outputs"):
+        resolve_target(model, None, length=20)
+    with pytest.raises(ValueError, match=r"output='shape' names no head"):
+        resolve_target(_Heads(), 0, output="shape", length=20)

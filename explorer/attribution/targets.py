@@ -63,6 +63,8 @@ class Target:
     # -- evaluation -------------------------------------------------------------------
     def select(self, y: Any) -> torch.Tensor:
         """The chosen output head: ``(N, T)`` or ``(N, T, L_out)``."""
+        if isinstance(y, dict):
+            y = list(y.values())
         if isinstance(y, (tuple, list)):
             k = 0 if self.output is None else self.output
             if not 0 <= k < len(y):
@@ -144,6 +146,8 @@ def describe_output(y: Any) -> str:
         return str(tuple(y.shape))
     if isinstance(y, (tuple, list)):
         return "[" + ", ".join(describe_output(v) for v in y) + "]"
+    if isinstance(y, dict):
+        return "{" + ", ".join(f"{k!r}: {describe_output(v)}" for k, v in y.items()) + "}"
     return type(y).__name__
 
 
@@ -173,28 +177,193 @@ def probe_output(model: nn.Module, length: int | None = None) -> Any:
         return model(torch.zeros(1, 4, length, device=model_device(model)))
 
 
+@dataclass(frozen=True)
+class Head:
+    """One element of a model's output, as targets name it.
+
+    Attributes
+    ----------
+    name : str
+        ``"profile"``, ``"counts"`` (declared by the card or a dict key), else
+        ``"output k"`` for element ``k`` of a tuple, or ``""`` for a single-tensor output.
+    output : int or None
+        Position in the tuple (or dict, in key order); None for a single tensor.
+    channels : tuple of str
+        Names of the channels (axis 1).
+    per_position : bool
+        True for a profile ``(N, T, L_out)``, False for one score per channel ``(N, T)``.
+    shape : tuple of int
+        The head's shape on the probe input.
+    """
+
+    name: str
+    output: int | None
+    channels: tuple[str, ...]
+    per_position: bool
+    shape: tuple[int, ...]
+
+    @property
+    def generic(self) -> bool:
+        """True when the name is only the position (``"output k"``) or empty."""
+        return not self.name or self.name == f"output {self.output}"
+
+
+def output_heads(model: nn.Module, y: Any) -> list[Head]:
+    """The heads of a model output, named from the model's declarations.
+
+    Names come from, in order: ``model.heads`` (a list of head names, or of dicts with
+    ``name`` and optionally ``channels``; the card's ``heads`` for an ExplorerModel); the
+    keys of a dict output; else ``"output k"``. Channel names come from the declared
+    head's ``channels``, else ``model.tasks`` when their number fits the head (for a tuple
+    output whose number of heads equals ``len(model.tasks)`` the tasks name the heads
+    instead), else ``"task i"``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    y : torch.Tensor, tuple/list of tensors, or dict of tensors
+        An output of the model.
+
+    Raises
+    ------
+    ValueError
+        A head that is not a tensor of 2 or 3 dimensions (named, with the shapes), or
+        declared heads whose number does not fit the output.
+    """
+    shapes = describe_output(y)
+    if isinstance(y, dict):
+        keys, tensors, single = [str(k) for k in y], list(y.values()), False
+    elif isinstance(y, (tuple, list)):
+        keys, tensors, single = [f"output {k}" for k in range(len(y))], list(y), False
+    else:
+        keys, tensors, single = [""], [y], True
+    for key, t in zip(keys, tensors):
+        if not isinstance(t, torch.Tensor) or t.ndim not in (2, 3):
+            where = f" (head {key!r})" if key else ""
+            raise ValueError(f"the model's output{where} has shape {describe_output(t)} (all: {shapes}); a "
+                             f"target needs (N, n_tasks) or (N, n_tasks, L_out)")
+    declared = getattr(model, "heads", None)
+    channel_names: list[list[str] | None] = [None] * len(tensors)
+    if declared and not single:
+        if len(declared) != len(tensors):
+            raise ValueError(f"the model declares {len(declared)} heads ({[_head_name(d) for d in declared]}) "
+                             f"but returns {len(tensors)} outputs with shapes {shapes}; fix the card's heads")
+        for k, d in enumerate(declared):
+            keys[k] = _head_name(d) or keys[k]
+            if isinstance(d, dict) and d.get("channels"):
+                channel_names[k] = [str(c) for c in d["channels"]]
+    tasks = model_tasks(model)
+    if tasks and not single and not declared and not isinstance(y, dict) and len(tasks) == len(tensors):
+        keys = list(tasks)  # the tasks name the heads of a tuple (e.g. ["profile", "counts"])
+    heads = []
+    for k, (key, t) in enumerate(zip(keys, tensors)):
+        n = int(t.shape[1])
+        names = channel_names[k]
+        if names is None or len(names) != n:
+            names = tasks if tasks and len(tasks) == n else [f"task {i}" for i in range(n)]
+        heads.append(Head(name=key, output=None if single else k, channels=tuple(names),
+                          per_position=t.ndim == 3, shape=tuple(t.shape)))
+    return heads
+
+
+def _head_name(declared: Any) -> str:
+    return str(declared.get("name", "")) if isinstance(declared, dict) else str(declared)
+
+
+def _default_head(heads: list[Head], window) -> Head:
+    """The head a target without ``output`` reads: a profile when a window is given, else
+    the first one-score-per-channel head (BPNet's counts), else the first head."""
+    if window is not None:
+        return next((h for h in heads if h.per_position), heads[0])
+    return next((h for h in heads if not h.per_position), heads[0])
+
+
+def _lookup(heads: list[Head], text: str, listing: str) -> tuple[Head, int | None]:
+    """``(head, channel or None)`` named by ``text``: ``"head:channel"``, a head name,
+    ``"output k"``, or a channel name; ambiguous names are refused."""
+    lowered = text.strip().lower()
+
+    def head_named(name: str) -> Head | None:
+        for h in heads:
+            if h.name.lower() == name or (h.output is not None and name == f"output {h.output}"):
+                return h
+        return None
+
+    def channel_of(h: Head, name: str) -> int | None:
+        names = [c.lower() for c in h.channels]
+        if name in names:
+            return names.index(name)
+        if name.isdigit() and int(name) < len(h.channels):
+            return int(name)
+        return None
+
+    if ":" in lowered:
+        head_part, channel_part = (v.strip() for v in lowered.rsplit(":", 1))
+        h = head_named(head_part)
+        if h is not None:
+            c = channel_of(h, channel_part)
+            if c is None:
+                raise ValueError(f"head {h.name!r} has no channel {channel_part!r}; its channels are "
+                                 f"{list(h.channels)} (or 0..{len(h.channels) - 1})")
+            return h, c
+    candidates: list[tuple[Head, int | None]] = []
+    h = head_named(lowered)
+    if h is not None:
+        candidates.append((h, None))
+    for h in heads:
+        names = [c.lower() for c in h.channels]
+        if lowered in names and not (candidates and candidates[0][0] is h):
+            candidates.append((h, names.index(lowered)))
+    if not candidates:
+        raise ValueError(f"unknown target {text!r}; the model has {listing}")
+    if len(candidates) > 1:
+        choices = [_spelling(h, c) for h, c in candidates]
+        raise ValueError(f"target {text!r} is ambiguous: it names {' and '.join(choices)}; type one of "
+                         f"{choices}")
+    return candidates[0]
+
+
+def _spelling(head: Head, channel: int | None) -> str:
+    """How a person types a head (and channel) as a target."""
+    if channel is None:
+        return head.name
+    return f"{head.name}:{head.channels[channel]}" if head.name else head.channels[channel]
+
+
+def _listing(heads: list[Head], shapes: str) -> str:
+    if len(heads) == 1 and not heads[0].name:
+        return f"tasks {list(heads[0].channels)} (output shape {shapes})"
+    parts = [f"{h.name} {list(h.channels)}" for h in heads]
+    return f"heads {'; '.join(parts)} (output shapes {shapes})"
+
+
 def resolve_target(model: nn.Module, target: str | int | Target | None = None, *,
                    reduce: str = "sum", window: Sequence[int] | None = None,
-                   output: int | None = None, length: int | None = None,
+                   output: int | str | None = None, length: int | None = None,
                    example_output: Any = None) -> Target:
     """Build the :class:`Target` a person asked for and check it against the model.
 
     Parameters
     ----------
     model : nn.Module
-        An :class:`~explorer.io.models.ExplorerModel` (task names from its card) or any
-        module taking one-hot ``(N, 4, L)`` input (tasks are then ``"task 0"``, ...).
+        An :class:`~explorer.io.models.ExplorerModel` (task and head names from its card) or
+        any module taking one-hot ``(N, 4, L)`` input (tasks are then ``"task 0"``, ...).
     target : str, int, Target or None
-        A task name (case-insensitive), a channel index (negative counts from the end),
-        an existing :class:`Target` (checked and returned), or None when the chosen output
-        has exactly one channel.
+        A task (channel) name (case-insensitive); a head name (``"counts"``), which needs
+        no channel when the head has one; ``"head:channel"`` (``"profile:1"``,
+        ``"output 1:0"``); a channel index of the default head (negative counts from the
+        end); an existing :class:`Target` (checked and returned); or None when the default
+        head has one channel. A name that fits two things (a head and a channel of
+        another head) is refused with the spellings to choose from.
     reduce : str
         For per-position outputs, one of :data:`REDUCTIONS`; ignored for one score per task.
     window : (int, int), optional
         ``(start, end)`` output positions (0-based, half-open) to reduce over; default the
         whole profile. Only for per-position outputs.
-    output : int, optional
-        Which element of a tuple/list output (e.g. ``1`` for BPNet's counts head); default 0.
+    output : int or str, optional
+        Which head of a tuple/dict output, by position or name. Default: the head the
+        target names; else, with ``window``, the first profile head; else the first head
+        with one score per channel (BPNet's counts); else the first head.
     length : int, optional
         Input length used to run the model once for the check (default: the model's
         ``input_length`` or max(``min_length``, 200)); pass the real sequence length so the
@@ -209,69 +378,93 @@ def resolve_target(model: nn.Module, target: str | int | Target | None = None, *
     Raises
     ------
     ValueError
-        Unknown task name, index out of range, no target for a multi-task output, a window
-        for a one-score output, a window out of range or empty, an unknown reduction, an
-        output index out of range. Messages list the model's tasks and output shape.
+        Unknown or ambiguous name, index out of range, no target for a multi-task output, a
+        window for a one-score output, a window out of range or empty, an unknown reduction,
+        an output index out of range. Messages list the model's heads, tasks and shapes.
     """
     y = example_output if example_output is not None else probe_output(model, length)
     shapes = describe_output(y)
-    if isinstance(y, (tuple, list)):
-        k = 0 if output is None else int(output)
-        if not -len(y) <= k < len(y):
-            raise ValueError(f"output={output} is out of range: the model returns {len(y)} outputs "
-                             f"with shapes {shapes}; use 0..{len(y) - 1}")
-        k %= len(y)
-        head = y[k]
-        out_index: int | None = k
-    else:
-        if output not in (None, 0):
-            raise ValueError(f"output={output} picks an element of a tuple output, but the model "
-                             f"returns a single tensor of shape {shapes}")
-        head, out_index = y, None
-    if not isinstance(head, torch.Tensor) or head.ndim not in (2, 3):
-        raise ValueError(f"the model's output has shape {shapes}; a target needs (N, n_tasks) or "
-                         f"(N, n_tasks, L_out){' (pick a head with output=...)' if out_index is not None else ''}")
-    n_channels = int(head.shape[1])
-    names = model_tasks(model)
-    if names is None or len(names) != n_channels:
-        names = [f"task {i}" for i in range(n_channels)]
-    listing = f"tasks {names} (output shape {shapes})"
+    heads = output_heads(model, y)
+    listing = _listing(heads, shapes)
+    single = heads[0].output is None
 
     if isinstance(target, Target):
-        index = target.task_index
-        reduce = target.reduce or reduce
         window = target.window if window is None else window
-        out_index = target.output if output is None else out_index
-        target = index
+        reduce = target.reduce or reduce
+        output = target.output if output is None else output
+        target = target.task_index
+
+    head: Head | None = None
+    if output is not None:
+        if single:
+            if output not in (0, "0"):
+                raise ValueError(f"output={output} picks an element of a tuple output, but the model "
+                                 f"returns a single tensor of shape {shapes}")
+        elif isinstance(output, str) and not output.strip().lstrip("-").isdigit():
+            found = [h for h in heads if h.name.lower() == output.strip().lower()]
+            if not found:
+                raise ValueError(f"output={output!r} names no head; the model has {listing}")
+            head = found[0]
+        else:
+            k = int(output)
+            if not -len(heads) <= k < len(heads):
+                raise ValueError(f"output={output} is out of range: the model returns {len(heads)} outputs "
+                                 f"with shapes {shapes}; use 0..{len(heads) - 1}")
+            head = heads[k % len(heads)]
+    if single:
+        head = heads[0]
+
+    index: int | None = None
     if target is None:
-        if n_channels != 1:
-            raise ValueError(f"the model has {n_channels} outputs; choose a target: one of {listing}")
+        head = head or _default_head(heads, window)
+        if len(head.channels) != 1:
+            raise ValueError(f"the model has {len(head.channels)} outputs; choose a target: one of {listing}")
         index = 0
     elif isinstance(target, bool):
         raise ValueError(f"target must be a task name or index; got {target!r}. The model has {listing}")
     elif isinstance(target, int) or (hasattr(target, "__index__") and not isinstance(target, str)):
+        head = head or _default_head(heads, window)
+        n = len(head.channels)
         index = int(target)
-        if not -n_channels <= index < n_channels:
-            raise ValueError(f"target index {index} is out of range for {n_channels} outputs; the "
-                             f"model has {listing}")
-        index %= n_channels
+        if not -n <= index < n:
+            raise ValueError(f"target index {index} is out of range for {n} outputs; the model has {listing}")
+        index %= n
     elif isinstance(target, str):
-        lowered = [n.lower() for n in names]
-        if target.lower() in lowered:
-            index = lowered.index(target.lower())
-        elif target.strip().isdigit() and int(target) < n_channels:
-            index = int(target)
+        if head is not None:  # the head is chosen: the target names a channel of it
+            names = [c.lower() for c in head.channels]
+            key = target.strip().lower()
+            if key in names:
+                index = names.index(key)
+            elif key.isdigit() and int(key) < len(names):
+                index = int(key)
+            else:
+                raise ValueError(f"unknown target {target!r}; the model has {listing}")
         else:
-            raise ValueError(f"unknown target {target!r}; the model has {listing}")
+            head, index = _lookup(heads, target, listing)
+            if index is None:
+                if len(head.channels) != 1:
+                    choices = [_spelling(head, c) for c in range(len(head.channels))]
+                    raise ValueError(f"head {head.name!r} has {len(head.channels)} channels; name one: "
+                                     f"{choices}")
+                index = 0
     else:
         raise ValueError(f"target must be a task name, an index or None; got {type(target).__name__}")
 
-    prefix = f"output {out_index}: " if out_index not in (None, 0) else ""
-    if head.ndim == 2:
+    names = list(head.channels)
+    out_index = head.output
+    if single or (head.generic and out_index == 0):
+        label = names[index]
+    elif head.generic:
+        label = f"{head.name}: {names[index]}"
+    elif len(names) == 1:
+        label = head.name
+    else:
+        label = f"{head.name}:{names[index]}"
+    if not head.per_position:
         if window is not None:
             raise ValueError(f"window={tuple(window)} applies to per-position (profile) outputs, but "
                              f"the chosen output has one score per task; the model has {listing}")
-        return Target(name=prefix + names[index], task_index=index, reduce=None, window=None,
+        return Target(name=label, task_index=index, reduce=None, window=None,
                       output=out_index, tasks=tuple(names))
 
     if reduce not in REDUCTIONS:
@@ -290,6 +483,5 @@ def resolve_target(model: nn.Module, target: str | int | Target | None = None, *
         if start < 0 or end > l_out:
             raise ValueError(f"window [{start}, {end}) is out of range: the output has {l_out} "
                              f"positions (shape {shapes}); use 0 <= start < end <= {l_out}")
-    name = f"{prefix}{names[index]} {reduce}[{start}:{end}]"
-    return Target(name=name, task_index=index, reduce=reduce, window=(start, end), output=out_index,
-                  tasks=tuple(names))
+    return Target(name=f"{label} {reduce}[{start}:{end}]", task_index=index, reduce=reduce,
+                  window=(start, end), output=out_index, tasks=tuple(names))
