@@ -354,7 +354,7 @@ def train(splits: dict[str, Split], *, seed: int, batch_size: int, lr: float, we
           max_steps: int, eval_every: int, patience: int, lr_patience: int, max_minutes: float,
           config: dict, log=print) -> tuple[nn.Module, dict]:
     """Train a SampleCNN; return the best-validation model (eval mode) and a training log."""
-    from explorer.io.architectures import SampleCNN
+    from explorer.nets import SampleCNN
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

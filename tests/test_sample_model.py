@@ -54,6 +54,21 @@ def test_card_describes_the_model(models):
             assert 0.5 < card["metrics"][task][key] <= 1.0
 
 
+def test_card_structure_is_generated_from_the_network(models):
+    """The shipped card's ``structure`` is what SampleCNN declares (written once, in the class)."""
+    import json
+
+    from explorer.attribution.structure import STRUCTURE_ADAPTERS
+    from explorer.nets import SampleCNN
+
+    shipped = json.loads((samples.SAMPLE_DATA / "models" / "sample_cnn.card.json").read_text())
+    generated = SampleCNN(**shipped["config"]).structure()
+    assert shipped["structure"] == generated == models[0].card["structure"]
+    assert generated == SampleCNN.structure_of(models[0].net) == SampleCNN.structure_of(models[1].net)
+    assert STRUCTURE_ADAPTERS["SampleCNN"] is SampleCNN.structure_of
+    assert shipped["receptive_field"] == generated["receptive_field"]
+
+
 def test_weights_are_small():
     assert samples.SAMPLE_MODEL.stat().st_size < 4 * 2**20
     net = ex.load_model(samples.SAMPLE_MODEL, device="cpu").net
