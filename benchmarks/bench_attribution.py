@@ -49,8 +49,8 @@ import explorer as ex  # noqa: E402
 from explorer.attribution.gradients import integrated_gradients  # noqa: E402
 from explorer.attribution.ism import ism  # noqa: E402
 from explorer.attribution.targets import resolve_target  # noqa: E402
-from explorer.io.architectures import SampleCNN  # noqa: E402
 from explorer.io.models import ExplorerModel, load_model  # noqa: E402
+from explorer.nets import SampleCNN  # noqa: E402
 
 
 def load_sample() -> tuple[ExplorerModel, str]:

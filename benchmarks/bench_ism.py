@@ -46,9 +46,9 @@ import torch  # noqa: E402
 from explorer.attribution.fast_ism import fast_ism  # noqa: E402
 from explorer.attribution.ism import ism  # noqa: E402
 from explorer.attribution.targets import resolve_target  # noqa: E402
-from explorer.io.architectures import SampleCNN  # noqa: E402
-from explorer.io.bpnet import random_bpnet  # noqa: E402
 from explorer.io.models import ExplorerModel, load_model  # noqa: E402
+from explorer.nets import SampleCNN  # noqa: E402
+from explorer.nets.random_weights import random_bpnet  # noqa: E402
 
 
 def sample_model() -> tuple[ExplorerModel, str]:

@@ -20,20 +20,20 @@ other 79 are monomers). Strongest CTCF seqlets: ISM 21-24 bp, DeepLIFT/SHAP 19-2
 16-22, saliency 12-24. The contribution query's power (0.5) was chosen on chr7 peaks, not
 on these.
 
-The peaks are read from ``--data-dir`` (default ``../shared/data``: ``ctcf.fa.gz`` and
-``pu1.fa.gz``, 100-bp hg19 peaks named ``chr:start-end``). This offline script is the
-only place that reads them; the app and the tests never do.
+The peaks are read from ``--data-dir DIR`` (required: the folder holding ``ctcf.fa.gz`` and
+``pu1.fa.gz``, 100-bp hg19 peaks named ``chr:start-end``, e.g. the DeepSTARR demo data) with
+:func:`explorer.io.peaks.read_peaks`. This offline script and the training script are the
+only places that read them; the app and the tests never do.
 
 Usage::
 
-    python scripts/eval_motif_recovery.py [--data-dir DIR] [--model PATH] [--methods ism,ig,...]
+    python scripts/eval_motif_recovery.py --data-dir DIR [--model PATH] [--methods ism,ig,...]
                                           [--top 10] [--out DIR] [--verbose]
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import sys
@@ -48,8 +48,9 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 import explorer as ex  # noqa: E402
+from explorer.io.peaks import read_peaks  # noqa: E402
+from explorer.nets.peak_tasks import TEST_CHROMS  # noqa: E402
 
-TEST_CHROMS = ("chr8", "chr9")
 METHODS = ("ism", "ig", "deeplift_shap", "saliency")
 TASKS = {  # task -> (peak file, accepted-factor rule, in words)
     "CTCF": ("ctcf.fa.gz", "CTCF or CTCFL"),
@@ -57,26 +58,17 @@ TASKS = {  # task -> (peak file, accepted-factor rule, in words)
 }
 
 
-def read_peaks(path: Path, chroms=TEST_CHROMS) -> pd.DataFrame:
-    """100-bp peaks on the given chromosomes: columns name, chrom, start (0-based), sequence."""
-    rows, name, seq = [], None, []
-    with gzip.open(path, "rt") as fh:
-        for line in list(fh) + [">"]:
-            line = line.strip()
-            if line.startswith(">"):
-                if name is not None:
-                    chrom, _, span = name.partition(":")
-                    if chrom in chroms:
-                        rows.append((name, chrom, int(span.split("-")[0]), "".join(seq).upper()))
-                name, seq = line[1:], []
-            else:
-                seq.append(line)
-    return pd.DataFrame(rows, columns=["name", "chrom", "start", "sequence"])
+def held_out_peaks(path: Path) -> pd.DataFrame:
+    """The 100-bp ACGT-only peaks on the test chromosomes: columns name, chrom, start (0-based), sequence."""
+    peaks = read_peaks(path).on_chroms(TEST_CHROMS)
+    peaks = peaks.take(peaks.unambiguous)
+    return pd.DataFrame({"name": peaks.names, "chrom": peaks.chrom, "start": peaks.start,
+                         "sequence": peaks.sequences})
 
 
 def top_peaks(model, peaks: pd.DataFrame, task: str, n: int) -> pd.DataFrame:
-    """The n peaks with the highest logit for ``task`` (ACGT-only peaks of the usual length)."""
-    peaks = peaks[peaks["sequence"].str.fullmatch(r"[ACGT]+") & (peaks["sequence"].str.len() == 100)].copy()
+    """The n peaks with the highest logit for ``task``."""
+    peaks = peaks.copy()
     j = model.tasks.index(task)
     scores = []
     with torch.no_grad():
@@ -103,7 +95,8 @@ def accepted(task: str, tf_name: str, ets: set[str]) -> tuple[bool, bool]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, required=True,
+                        help="folder with the peak files ctcf.fa.gz and pu1.fa.gz (100 bp, hg19 headers)")
     parser.add_argument("--model", type=Path, default=ROOT / "sample_data" / "models" / "sample_cnn.pt")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -125,7 +118,7 @@ def main() -> int:
     details = []
     for task in tasks:
         filename, rule = TASKS[task]
-        peaks = top_peaks(model, read_peaks(args.data_dir / filename), task, args.top)
+        peaks = top_peaks(model, held_out_peaks(args.data_dir / filename), task, args.top)
         for method in methods:
             tic = time.perf_counter()
             for _, peak in peaks.iterrows():

@@ -10,10 +10,10 @@ from explorer.attribution import cache as cache_module
 from explorer.attribution.ism import ism
 from explorer.attribution.targets import resolve_target
 from explorer.attribution.toy_models import MotifDetector, ProfileModel, plant
-from explorer.io.architectures import SampleCNN
 from explorer.io.loci import locus_from_sequence
 from explorer.io.models import ExplorerModel
 from explorer.io.sequences import one_hot_decode
+from explorer.nets import SampleCNN
 
 
 @pytest.fixture()

@@ -10,8 +10,8 @@ from explorer.attribution.deeplift import deeplift_shap
 from explorer.attribution.gradients import integrated_gradients, make_baselines, saliency
 from explorer.attribution.targets import resolve_target
 from explorer.attribution.toy_models import MotifDetector, ProfileModel, plant
-from explorer.io.architectures import SampleCNN
 from explorer.io.models import ExplorerModel
+from explorer.nets import SampleCNN
 
 MOTIF = "GATAAGGC"
 AT = 140  # 0-based position of the planted motif

@@ -7,7 +7,7 @@ import explorer.attribution.api as api
 from explorer.attribution.ism import center_ism, ism
 from explorer.attribution.targets import resolve_target
 from explorer.attribution.toy_models import ProfileModel
-from explorer.io.architectures import SampleCNN
+from explorer.nets import SampleCNN
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import torch
 
 import explorer as ex
 from explorer.attribution.progress import Cancelled
-from explorer.io.architectures import SampleCNN
+from explorer.nets import SampleCNN
 
 CARD = {"tasks": ["a", "b"], "min_length": 100,
         "structure": {"trunk": "trunk", "pool": "max", "final": "linear", "receptive_field": 67}}

@@ -6,8 +6,8 @@ from torch import nn
 
 from explorer.attribution.targets import Target, resolve_target
 from explorer.attribution.toy_models import MotifDetector, ProfileModel
-from explorer.io.architectures import SampleCNN
 from explorer.io.models import ExplorerModel
+from explorer.nets import SampleCNN
 
 
 @pytest.fixture(scope="module")

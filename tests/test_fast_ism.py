@@ -20,9 +20,9 @@ from explorer.attribution.fast_ism import (
 from explorer.attribution.ism import ism
 from explorer.attribution.structure import resolve_structure
 from explorer.attribution.targets import resolve_target
-from explorer.io.architectures import SampleCNN
-from explorer.io.bpnet import BPNet, random_bpnet
 from explorer.io.models import ExplorerModel, export_torchscript, load_model
+from explorer.nets import BPNet, SampleCNN
+from explorer.nets.random_weights import random_bpnet
 
 TOL = 1e-5
 

@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 import explorer as ex
-from explorer.io.architectures import SampleCNN
-from explorer.io.models import ARCHITECTURES, ModelLoadError
+from explorer.io.models import ModelLoadError
+from explorer.io.registry import ARCHITECTURES
+from explorer.nets import SampleCNN
 
 CARD = {"tasks": ["CTCF", "SPI1"], "min_length": 100, "name": "tiny"}
 

@@ -7,13 +7,13 @@ Uses the held-out test-chromosome peaks shipped in ``sample_data/eval/test_subse
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import pytest
 import torch
 
 import explorer as ex
+from explorer.io.peaks import read_peaks
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "sample_data" / "models" / "sample_cnn.pt"
@@ -24,14 +24,9 @@ pytestmark = pytest.mark.skipif(not (MODEL.is_file() and SUBSET.is_file()),
 
 
 def peaks(source: str) -> list[tuple[str, str]]:
-    out, name = [], None
-    with gzip.open(SUBSET, "rt") as fh:
-        for line in fh:
-            if line.startswith(">"):
-                name = line[1:].split()[0] if f"source={source} " in line else None
-            elif name:
-                out.append((name, line.strip().upper()))
-    return out
+    subset = read_peaks(SUBSET)
+    chosen = subset.take(subset.fields["source"] == source)
+    return list(zip(chosen.names.tolist(), chosen.sequences))
 
 
 def strongest(model, task: str, source: str, n: int = 3):

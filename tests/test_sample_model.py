@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 import explorer as ex
-from explorer import train_sample as ts
 from explorer.io import samples
+from explorer.io.peaks import read_peaks
+from explorer.nets.peak_tasks import subset_labels, task_metrics
 
 EVAL_SUBSET = samples.SAMPLE_DATA / "eval" / "test_subset.fa.gz"
 
@@ -21,7 +27,8 @@ def models():
 
 @pytest.fixture(scope="module")
 def eval_subset():
-    return ts.read_eval_subset(EVAL_SUBSET)
+    peaks = read_peaks(EVAL_SUBSET)
+    return (peaks.sequences, *subset_labels(peaks))
 
 
 def test_both_files_load_with_tasks_and_identical_outputs(models, eval_subset):
@@ -54,6 +61,21 @@ def test_card_describes_the_model(models):
             assert 0.5 < card["metrics"][task][key] <= 1.0
 
 
+def test_card_structure_is_generated_from_the_network(models):
+    """The shipped card's ``structure`` is what SampleCNN declares (written once, in the class)."""
+    from explorer.attribution.structure import STRUCTURE_ADAPTERS
+    from explorer.nets import SampleCNN
+
+    shipped = json.loads((samples.SAMPLE_DATA / "models" / "sample_cnn.card.json").read_text())
+    generated = SampleCNN(**shipped["config"]).structure()
+    assert shipped["structure"] == generated == models[0].card["structure"]
+    assert shipped == models[0].card == models[1].card  # the JSON is the cards the model files carry
+    assert shipped["training_command"].startswith("python scripts/train_sample.py ")
+    assert generated == SampleCNN.structure_of(models[0].net) == SampleCNN.structure_of(models[1].net)
+    assert STRUCTURE_ADAPTERS["SampleCNN"] is SampleCNN.structure_of
+    assert shipped["receptive_field"] == generated["receptive_field"]
+
+
 def test_weights_are_small():
     assert samples.SAMPLE_MODEL.stat().st_size < 4 * 2**20
     net = ex.load_model(samples.SAMPLE_MODEL, device="cpu").net
@@ -66,7 +88,7 @@ def test_held_out_metrics(models, eval_subset):
     assert len(seqs) == 1200 and np.bincount(source).tolist() == [300] * 4
     with torch.no_grad():
         logits = models[0](ex.one_hot_encode(seqs)).numpy()
-    metrics = ts.task_metrics(logits, source, overlap)
+    metrics = task_metrics(logits, source, overlap)
     print("held-out subset metrics:", metrics)
     for task in ("CTCF", "SPI1"):
         assert metrics[task]["auroc_vs_shuffled"] >= 0.95, (task, metrics[task])
@@ -93,7 +115,13 @@ def test_hbb_promoter_bookmark_covers_the_hbb_start():
 
 
 def test_bookmarks_are_what_the_model_chooses(models):
-    """SAMPLE_BOOKMARKS match ``python -m explorer.train_sample --bookmarks`` on the shipped model."""
-    chosen = ts.choose_bookmarks(models[0], samples.SAMPLE_LOCUS)
+    """SAMPLE_BOOKMARKS match ``python scripts/train_sample.py --bookmarks`` on the shipped model."""
+    root = samples.SAMPLE_DATA.parent
+    run = subprocess.run([sys.executable, str(root / "scripts" / "train_sample.py"), "--bookmarks",
+                          str(samples.SAMPLE_LOCUS), "--out", str(samples.SAMPLE_MODEL.parent)],
+                         capture_output=True, text=True, timeout=300, cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    chosen = json.loads(run.stdout)
     assert chosen["bookmarks"] == samples.SAMPLE_BOOKMARKS
     assert chosen["details"]["ctcf"]["site_logit"] > 4.0

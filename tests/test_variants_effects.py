@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import explorer as ex
-from explorer.io.architectures import SampleCNN
 from explorer.io.models import ExplorerModel
+from explorer.nets import SampleCNN
 from explorer.variants.effects import effects_from_ism, log_ratio, variant_window
 
 RNG = np.random.default_rng(7)

@@ -194,7 +194,7 @@ def test_measured_matrix_lays_effects_out_like_ism():
 def test_compare_ism_with_measured_and_caption():
     import torch
 
-    from explorer.io.architectures import SampleCNN
+    from explorer.nets import SampleCNN
     from explorer.io.models import ExplorerModel
     from explorer.variants import compare_ism_measured, effects_from_ism, scatter_data
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import explorer as ex
-from explorer.io.architectures import SampleCNN
 from explorer.io.models import ExplorerModel
+from explorer.nets import SampleCNN
 from explorer.variants import (
     VariantAlignment,
     describe_variant_effect,

@@ -404,14 +404,11 @@ def _head(net: Any, spec: dict) -> PooledHead | CropHead:
     raise StructureError(f"a head's 'pool' must be one of {POOL_KINDS + ('crop',)}; got {pool!r}")
 
 
-@register_structure("SampleCNN")
-def _sample_cnn(net: nn.Module) -> dict:
-    return {"trunk": "trunk", "pool": "max", "final": "linear"}
+# -- the shipped networks (explorer.nets) declare their structure once, in ``structure_of``;
+# the leaf registry hands those declarations over by class name, so TorchScript exports of
+# them (whose ``original_name`` is the class name) find it too.
+import explorer.nets  # noqa: E402,F401 - registers the shipped networks
+from explorer.io.registry import structure_declarations  # noqa: E402
 
-
-@register_structure("BPNet")
-def _bpnet(net: nn.Module) -> dict:
-    from explorer.io.bpnet import bpnet_structure
-
-    profile_radius = int(net.fconv.weight.shape[-1]) // 2
-    return bpnet_structure(len(net.rconvs), int(net.trimming), profile_radius)
+for _name, _declare in structure_declarations().items():
+    STRUCTURE_ADAPTERS.setdefault(_name, _declare)

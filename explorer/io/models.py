@@ -4,9 +4,10 @@ Two file kinds load without running code from the file:
 
 * **TorchScript** (``torch.jit.save``); its model card travels as the extra file
   ``model_card.json``.
-* **Checkpoints** written by :func:`save_checkpoint`: a dict with the registered
-  architecture's name, its constructor arguments, the ``state_dict`` and the model card,
-  read with ``torch.load(weights_only=True)``.
+* **Checkpoints** written by :func:`save_checkpoint`: a dict with the architecture's
+  name (registered in :mod:`explorer.io.registry`; the networks of :mod:`explorer.nets`
+  are registered on import), its constructor arguments, the ``state_dict`` and the model
+  card, read with ``torch.load(weights_only=True)``.
 
 A full pickle of a module (``torch.save(model)``) can run arbitrary code when read, so it
 loads only with ``trusted=True``.
@@ -33,38 +34,21 @@ import json
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
+import explorer.nets  # noqa: F401 - the shipped networks register themselves in the registry
+from explorer.io.registry import ARCHITECTURES
 from explorer.io.torchutil import model_device
 
 CHECKPOINT_FORMAT = "explorer-checkpoint/1"
 CARD_FILE = "model_card.json"
 
-#: registered architectures: name -> class (constructor takes the checkpoint's config)
-ARCHITECTURES: dict[str, type[nn.Module]] = {}
-
 
 class ModelLoadError(ValueError):
     """A model file could not be loaded; the message says why and what to do."""
-
-
-def register_architecture(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    """Class decorator: make an ``nn.Module`` loadable from checkpoints by ``name``."""
-
-    def decorate(cls: type[nn.Module]) -> type[nn.Module]:
-        ARCHITECTURES[name] = cls
-        cls.architecture_name = name
-        return cls
-
-    return decorate
-
-
-def _ensure_builtin_architectures() -> None:
-    # Importing the modules registers the architectures that ship with the explorer.
-    from explorer.io import architectures, bpnet  # noqa: F401
 
 
 def default_device() -> torch.device:
@@ -152,7 +136,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict, config: dict
     Parameters
     ----------
     model : nn.Module
-        An instance of a class registered with :func:`register_architecture`.
+        An instance of a class registered with :func:`explorer.io.registry.register_architecture`.
     path : str or Path
         Output file (``.pt``).
     card : dict
@@ -310,7 +294,6 @@ def _torch_load(path: Path, trusted: bool) -> Any:
 
 
 def _from_checkpoint(obj: dict, overrides: dict, path: Path) -> ExplorerModel:
-    _ensure_builtin_architectures()
     name = obj["architecture"]
     if name not in ARCHITECTURES:
         raise ModelLoadError(

@@ -12,7 +12,7 @@ SAMPLE_TORCHSCRIPT = SAMPLE_DATA / "models" / "sample_cnn.torchscript.pt"
 #: GenBank record U01317.1, human beta-globin region (chrom name ``HUMHBB``)
 SAMPLE_LOCUS = SAMPLE_DATA / "loci" / "HUMHBB.gb.gz"
 #: named windows of the sample locus, 1-based inclusive (the first is the app's default)
-#: chosen with ``python -m explorer.train_sample --bookmarks sample_data/loci/HUMHBB.gb.gz``:
+#: chosen with ``python scripts/train_sample.py --bookmarks sample_data/loci/HUMHBB.gb.gz``:
 #: the CTCF window is centred on the sample model's strongest CTCF site in the record
 #: (HUMHBB:30,211, also the record's best JASPAR MA0139.1 CTCF match); the HBB and HBG1
 #: windows run from 1 kb upstream of the transcription start (HUMHBB:62,137 and 39,414,

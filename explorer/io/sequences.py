@@ -149,27 +149,29 @@ def dinucleotide_shuffle(
 
     Parameters
     ----------
-    sequence : str or torch.Tensor, shape ``(4, L)``
-        One sequence. All-zero (N) columns are allowed and stay in the shuffle.
+    sequence : str or torch.Tensor, shape ``(4, L)`` or ``(N, 4, L)``
+        One sequence, or a batch. All-zero (N) columns are allowed and stay in the shuffle.
     n : int
-        Number of shuffles.
+        Number of shuffles of each sequence.
     random_state : int
-        Seed; the same seed gives the same shuffles.
+        Seed; the same seed gives the same shuffles (for a batch: of the same batch).
 
     Returns
     -------
     torch.Tensor
-        ``float32``, shape ``(n, 4, L)``.
+        ``float32``, shape ``(n, 4, L)`` for one sequence, ``(N, n, 4, L)`` for a batch.
     """
     from tangermeme.ersatz import dinucleotide_shuffle as _shuffle
 
     x = one_hot_encode(sequence) if isinstance(sequence, str) else torch.as_tensor(sequence)
-    if x.ndim != 2 or x.shape[0] != 4:
-        raise ValueError(f"expected one sequence of shape (4, L); got {tuple(x.shape)}")
+    if x.ndim not in (2, 3) or x.shape[-2] != 4:
+        raise ValueError(f"expected one sequence (4, L) or a batch (N, 4, L); got {tuple(x.shape)}")
     if n < 1:
         raise ValueError(f"n must be >= 1; got n={n}")
-    shuffled = _shuffle(x.unsqueeze(0).to(torch.int8).cpu(), n=n, random_state=random_state, allow_N=True)
-    return shuffled[0].to(torch.float32)
+    batch = x.unsqueeze(0) if x.ndim == 2 else x
+    shuffled = _shuffle(batch.to(torch.int8).cpu(), n=n, random_state=random_state, allow_N=True)
+    shuffled = shuffled.to(torch.float32)
+    return shuffled[0] if x.ndim == 2 else shuffled
 
 
 def gc_content(sequence: str) -> float:

@@ -1,7 +1,8 @@
-"""Model architectures that ship with the explorer, registered for checkpoint loading.
+"""The sample model's network: a small dilated CNN, registered as ``"sample_cnn"``.
 
-Each class is registered with :func:`explorer.io.models.register_architecture`, so a
-checkpoint naming it loads with ``torch.load(weights_only=True)``.
+Registered in :mod:`explorer.io.registry`, so a checkpoint naming it loads with
+``torch.load(weights_only=True)``; it declares its own fast-ISM structure
+(:meth:`SampleCNN.structure_of`), which the model card's ``structure`` is generated from.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.io.models import register_architecture
+from explorer.io.registry import register_architecture
 
 
 @register_architecture("sample_cnn")
 class SampleCNN(nn.Module):
     """A small dilated CNN scoring DNA of any length >= 100 bp, one logit per task.
 
-    Structure (declared in the model card for receptive-field-local ISM):
+    Structure (:meth:`structure_of`, copied into the model card for receptive-field-local ISM):
 
     * ``trunk``: three 'same'-padded convolutions with ReLU, kernel sizes
       ``kernel_sizes`` and dilations ``dilations``; maps ``(N, 4, L)`` to ``(N, C, L)``.
@@ -61,3 +62,28 @@ class SampleCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 4, L)`` one-hot -> ``(N, T)`` logits."""
         return self.head(self.trunk(x))
+
+    @staticmethod
+    def structure_of(net: nn.Module) -> dict:
+        """The fast-ISM structure declaration of ``net`` (see :mod:`explorer.attribution.structure`).
+
+        Parameters
+        ----------
+        net : nn.Module
+            A SampleCNN or its TorchScript export (same attribute names).
+
+        Returns
+        -------
+        dict
+            JSON-safe: trunk ``"trunk"``, max pool over positions, final layer ``"linear"``
+            and, when ``net`` records it, the trunk's ``receptive_field`` in bp.
+        """
+        structure = {"trunk": "trunk", "pool": "max", "final": "linear"}
+        receptive_field = getattr(net, "receptive_field", None)
+        if receptive_field is not None:
+            structure["receptive_field"] = int(receptive_field)
+        return structure
+
+    def structure(self) -> dict:
+        """This network's structure declaration: :meth:`structure_of` of ``self``."""
+        return self.structure_of(self)

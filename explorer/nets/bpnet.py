@@ -3,8 +3,8 @@
 Used in tests and benchmarks as the "BPNet-size" model: a first convolution, a stack of
 dilated residual convolutions, a profile head and a counts head. The attribute names follow
 bpnet-lite (``iconv``, ``irelu``, ``rconvs``, ``rrelus``, ``fconv``, ``linear``,
-``trimming``), so the structure declaration written for this class also describes a
-bpnet-lite model without control tracks.
+``trimming``), so the structure declaration of this class (:meth:`BPNet.structure_of`)
+also describes a bpnet-lite model without control tracks.
 
 Shapes (``N`` sequences, ``L`` bases, ``T`` tasks, ``F`` filters)::
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.io.models import ExplorerModel, register_architecture
+from explorer.io.registry import register_architecture
 
 
 @register_architecture("bpnet")
@@ -87,10 +87,28 @@ class BPNet(nn.Module):
         counts = self.linear(torch.mean(h[:, :, start - p:end + p], dim=2))
         return profile, counts
 
+    @staticmethod
+    def structure_of(net: nn.Module) -> dict:
+        """The fast-ISM structure declaration of ``net`` (see :mod:`explorer.attribution.structure`).
+
+        Parameters
+        ----------
+        net : nn.Module
+            A BPNet or its TorchScript export (same attribute names).
+
+        Returns
+        -------
+        dict
+            :func:`bpnet_structure` of its layer count, trimming and profile kernel, with the
+            trunk's ``receptive_field`` when ``net`` records it.
+        """
+        receptive_field = getattr(net, "receptive_field", None)
+        return bpnet_structure(len(net.rconvs), int(net.trimming), int(net.fconv.weight.shape[-1]) // 2,
+                               receptive_field=None if receptive_field is None else int(receptive_field))
+
     def structure(self) -> dict:
-        """The model-card ``structure`` declaration (see :mod:`explorer.attribution.fast_ism`)."""
-        return bpnet_structure(self.n_layers, self.trimming, self.profile_radius,
-                               receptive_field=self.receptive_field)
+        """This network's structure declaration: :meth:`structure_of` of ``self``."""
+        return self.structure_of(self)
 
 
 def bpnet_structure(n_layers: int, trimming: int, profile_radius: int,
@@ -109,36 +127,3 @@ def bpnet_structure(n_layers: int, trimming: int, profile_radius: int,
     if receptive_field is not None:
         structure["receptive_field"] = int(receptive_field)
     return structure
-
-
-def random_bpnet(seed: int = 0, tasks: list[str] | None = None, **config) -> ExplorerModel:
-    """A BPNet with seeded random weights, wrapped with its model card (for tests/benchmarks).
-
-    Parameters
-    ----------
-    seed : int
-        ``torch.manual_seed`` for the weights (the global RNG state is restored after).
-    tasks : list of str, optional
-        Task names; defaults to ``task0, task1, ...`` (``config["n_tasks"]`` of them).
-    **config
-        :class:`BPNet` constructor arguments.
-    """
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
-        net = BPNet(**config).eval()
-    finally:
-        torch.random.set_rng_state(state)
-    n_tasks = net.config["n_tasks"]
-    tasks = list(tasks) if tasks is not None else [f"task{i}" for i in range(n_tasks)]
-    card = {
-        "name": f"bpnet_random_seed{seed}",
-        "tasks": tasks,
-        "min_length": net.min_length,
-        "input_length": None,
-        "receptive_field": net.receptive_field,
-        "structure": net.structure(),
-        "outputs": ["profile (N, T, L - 2 trimming)", "counts (N, T)"],
-        "weights": f"random (torch.manual_seed({seed})), untrained",
-    }
-    return ExplorerModel(net, card, source="<random bpnet>", kind="module")
