@@ -94,16 +94,24 @@ def test_output_shape_must_fit_tasks(tmp_path, tiny):
 def test_model_that_is_not_a_sequence_model(tmp_path):
     net = torch.jit.script(nn.Sequential(nn.Flatten(), nn.Linear(10, 2)))
     torch.jit.save(net, str(tmp_path / "lin.pt"), _extra_files={"model_card.json": json.dumps(CARD)})
-    with pytest.raises(ModelLoadError, match=r"failed on a \(1, 4, 200\) one-hot input"):
+    # the card claims 100 bp: the model's own error is quoted, TorchScript's wrapping removed
+    with pytest.raises(ModelLoadError, match=r"fails on the given minimum length of 100 bp: RuntimeError: "
+                                             r"mat1 and mat2 shapes cannot be multiplied \(1x400 and 10x2\)"):
         ex.load_model(tmp_path / "lin.pt")
+    torch.jit.save(net, str(tmp_path / "lin2.pt"))  # no card: every length is tried, none fits
+    with pytest.raises(ModelLoadError, match=r"failed on every input length tried \(.*1,000.*\). Its own "
+                                             r"error at 1,000 bp: RuntimeError: mat1 and mat2 shapes"):
+        ex.load_model(tmp_path / "lin2.pt")
 
 
-def test_torchscript_without_card_needs_tasks(tmp_path, tiny):
+def test_torchscript_without_card_loads_with_found_names(tmp_path, tiny):
     torch.jit.save(torch.jit.script(tiny), str(tmp_path / "nocard.pt"))
-    with pytest.raises(ModelLoadError, match="no task names.*tasks="):
-        ex.load_model(tmp_path / "nocard.pt")
+    found = ex.load_model(tmp_path / "nocard.pt")
+    # SampleCNN: 'same' padding and a global max, so any length works down to 1 bp
+    assert found.tasks == ["task 0", "task 1"] and found.input_length is None and found.min_length == 1
+    assert "takes any length from 1 bp" in found.report and "(2: one score per channel)" in found.report
     model = ex.load_model(tmp_path / "nocard.pt", tasks=["a", "b"], card={"min_length": 100})
-    assert model.tasks == ["a", "b"]
+    assert model.tasks == ["a", "b"] and model.min_length == 100
     assert zipfile.is_zipfile(tmp_path / "nocard.pt")
 
 

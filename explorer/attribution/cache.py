@@ -24,6 +24,7 @@ from torch import nn
 
 from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.result import Attribution
+from explorer.io.cards import cache_root
 
 #: bump when the stored numbers would change for the same key
 CACHE_VERSION = 1
@@ -31,8 +32,7 @@ CACHE_VERSION = 1
 
 def cache_dir() -> Path:
     """The attribution cache folder (created on first write)."""
-    root = os.environ.get("EXPLORER_CACHE_DIR") or str(Path.home() / ".cache" / "attribution-explorer")
-    return Path(root).expanduser() / "attributions"
+    return cache_root() / "attributions"
 
 
 def model_hash(model: nn.Module) -> str:

@@ -250,7 +250,7 @@ def output_heads(model: nn.Module, y: Any) -> list[Head]:
                              f"but returns {len(tensors)} outputs with shapes {shapes}; fix the card's heads")
         for k, d in enumerate(declared):
             keys[k] = _head_name(d) or keys[k]
-            if isinstance(d, dict) and d.get("channels"):
+            if isinstance(d, dict) and isinstance(d.get("channels"), (list, tuple)):
                 channel_names[k] = [str(c) for c in d["channels"]]
     tasks = model_tasks(model)
     if tasks and not single and not declared and not isinstance(y, dict) and len(tasks) == len(tensors):

@@ -14,8 +14,12 @@ loads only with ``trusted=True``.
 
 A model card is a plain dict. Keys the explorer reads:
 
-``tasks`` (list of str, required)
-    Output names, one per output channel.
+``tasks`` (list of str)
+    Output names, one per output channel (for a tuple output: one per head, or one per
+    channel of the heads that have that many). Found as ``task 0``, ... when absent.
+``heads`` (list)
+    For tuple/dict outputs: one name (or ``{"name", "channels"}``) per head, in order;
+    found as ``output 0``, ... (tuples) or the keys (dicts) when absent.
 ``alphabet`` (str, default ``"ACGT"``)
 ``min_length`` (int)
     Shortest input the model accepts.
@@ -25,6 +29,10 @@ A model card is a plain dict. Keys the explorer reads:
     What fast, receptive-field-local ISM needs; the format is documented in
     :mod:`explorer.attribution.structure`.
 Anything else (training data, split, metrics, provenance) is kept and shown.
+
+Nothing of the card is required: :func:`load_model` runs the model to find its input
+lengths and outputs (:mod:`explorer.io.probing`), and a user's corrections are kept as a
+side-car card beside the file (:mod:`explorer.io.cards`).
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ import torch
 from torch import nn
 
 import explorer.nets  # noqa: F401 - the shipped networks register themselves in the registry
+from explorer.io.cards import read_card, save_card
+from explorer.io.probing import ModelFacts, NoLengthFits, inspect_model, model_error_text
 from explorer.io.registry import ARCHITECTURES
 from explorer.io.torchutil import model_device
 
@@ -79,11 +89,14 @@ class ExplorerModel(nn.Module):
 
     def __init__(self, net: nn.Module, card: dict, source: str = "<module>", kind: str = "module"):
         super().__init__()
-        if not card.get("tasks"):
-            raise ModelLoadError("the model card must list the model's output names under 'tasks'")
+        if not card.get("tasks") and not card.get("heads"):
+            raise ModelLoadError("the model card must name the model's outputs: 'tasks' (one per output "
+                                 "channel) or 'heads' (one per element of a tuple output)")
         self.net = net
         self.card = dict(card)
-        self.tasks = [str(t) for t in card["tasks"]]
+        self.tasks = [str(t) for t in card.get("tasks") or []]
+        self.facts: ModelFacts | None = None
+        self.report = ""
         self.min_length = int(card.get("min_length") or card.get("input_length") or 1)
         self.input_length = card.get("input_length")
         self.source = source
@@ -102,6 +115,30 @@ class ExplorerModel(nn.Module):
     def name(self) -> str:
         return str(self.card.get("name") or Path(self.source).stem)
 
+    @property
+    def heads(self) -> list | None:
+        """The card's head names (or ``{"name", "channels"}`` dicts) for tuple/dict outputs."""
+        return self.card.get("heads")
+
+    def save_card(self, path: str | Path | None = None) -> Path:
+        """Write the card as a side-car beside the model file (or in the cache when that
+        folder is read-only), so the next :func:`load_model` of the file reads it.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            The model file (default: :attr:`source`).
+
+        Returns
+        -------
+        Path
+            Where the card was written.
+        """
+        target = Path(path or self.source)
+        if not target.is_file():
+            raise ValueError(f"the card is saved beside the model file, and {target.name} is not a file")
+        return save_card(self.card, target)
+
     def content_hash(self) -> str:
         """SHA-256 of the weights (names, shapes and values): the cache key of a model."""
         if self._hash is None:
@@ -119,6 +156,8 @@ class ExplorerModel(nn.Module):
         if self.input_length is not None and length != int(self.input_length):
             raise ValueError(
                 f"model {self.name!r} takes inputs of exactly {self.input_length} bp; got {length} bp"
+                + (f": choose a window of at least {self.input_length} bp" if length < int(self.input_length)
+                   else "")
             )
         if length < self.min_length:
             raise ValueError(
@@ -194,80 +233,188 @@ def load_model(
     trusted: bool = False,
     device: str | torch.device | None = None,
     tasks: list[str] | None = None,
+    heads: list | None = None,
+    input_length: int | None = None,
     card: dict | None = None,
     check_output: bool = True,
 ) -> ExplorerModel:
-    """Load a TorchScript file or a checkpoint of a registered architecture.
+    """Load a model file with nothing but its path; find what its card does not say.
 
     Parameters
     ----------
     path : str or Path
-        A TorchScript file, or a checkpoint written by :func:`save_checkpoint`.
+        A TorchScript file (scripted or traced), a checkpoint written by
+        :func:`save_checkpoint`, or (with ``trusted=True``) a full pickle of a module.
     trusted : bool
         Allow a full pickle (``torch.save(model)``), which can run arbitrary code when read.
         Only for files whose source you trust.
     device : str or torch.device, optional
         Where to put the model; CUDA when present, else CPU.
     tasks : list of str, optional
-        Output names, for a file whose card lacks them (overrides the card's).
+        Channel names (or, for a tuple output, one name per head); override the card's.
+    heads : list, optional
+        Head names, or dicts ``{"name", "channels"}``, one per element of a tuple/dict output.
+    input_length : int, optional
+        The one input length the model takes (skips the search).
     card : dict, optional
-        Extra model-card entries (override the file's).
+        Extra model-card entries (override the file's and the side-car card's).
     check_output : bool
-        Run the model once on a short all-zero input and check its output fits the tasks.
+        Run the model to find its input lengths and outputs, and check the card against
+        them (:func:`explorer.io.probing.inspect_model`). The result is ``model.facts``, in
+        words ``model.report``.
 
     Returns
     -------
     ExplorerModel
-        In eval mode, on ``device``, with ``tasks``, ``min_length``, ``input_length``, ``card``.
+        In eval mode, on ``device``. Card entries, lowest priority first: the file's own
+        card, the side-car card (:func:`explorer.io.cards.read_card`), what was found by
+        running the model, then ``card``, ``tasks``, ``heads``, ``input_length``.
 
     Raises
     ------
     FileNotFoundError
         The file does not exist.
     ModelLoadError
-        The file is not a model, is an untrusted full pickle, names an unknown architecture,
-        lacks task names, or its output does not fit.
+        The path is a folder, the file is not a model, is an untrusted full pickle, names an
+        unknown architecture, fails on every input length tried, or its card contradicts
+        its output.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelLoadError(f"{path.name} is a folder, not a model file; choose the model file inside it")
     if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
+        raise FileNotFoundError(f"model file not found: {path.name}")
     device = torch.device(device) if device is not None else default_device()
     overrides = dict(card or {})
-    if tasks is not None:
-        overrides["tasks"] = list(tasks)
+    for key, value in (("tasks", tasks), ("heads", heads), ("input_length", input_length)):
+        if value is not None:
+            overrides[key] = list(value) if key != "input_length" else int(value)
+    net, file_card, kind = _read_model(path, trusted)
+    try:
+        side_card, _where = read_card(path)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from None
+    return build_model(net, {**file_card, **side_card}, overrides, source=str(path), kind=kind, device=device,
+                       check_output=check_output)
 
+
+def build_model(net: nn.Module, file_card: dict, overrides: dict | None = None, *, source: str = "<module>",
+                kind: str = "module", device: torch.device | str = "cpu", check_output: bool = True
+                ) -> ExplorerModel:
+    """Wrap a network as an :class:`ExplorerModel`, finding its lengths and heads.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Takes one-hot ``(N, 4, L)``.
+    file_card : dict
+        What the file says (may be empty).
+    overrides : dict, optional
+        What the user says; wins over the file and over what was found.
+    source, kind : str
+        See :class:`ExplorerModel`.
+    device : torch.device or str
+    check_output : bool
+        Probe the model (see :func:`load_model`); without it the card must name the tasks.
+
+    Raises
+    ------
+    ModelLoadError
+        See :func:`load_model`.
+    """
+    overrides = dict(overrides or {})
+    given = {k: v for k, v in {**file_card, **overrides}.items() if v is not None}
+    net = net.to(device).eval()
+    facts = None
+    if check_output:
+        try:
+            facts = inspect_model(net, device, input_length=overrides.get("input_length") or
+                                  file_card.get("input_length"),
+                                  min_length=None if overrides.get("input_length") else given.get("min_length"))
+        except NoLengthFits as exc:
+            raise ModelLoadError(f"{Path(source).name}: {exc}") from None
+        except ValueError as exc:
+            raise ModelLoadError(f"{Path(source).name}: {exc}") from None
+        found = facts.to_card()
+        if given.get("heads") and facts.output_type != "tensor":
+            found.pop("heads", None)
+        merged = {**{k: v for k, v in found.items() if v is not None or k == "input_length"}, **given}
+        if "input_length" not in given:
+            merged["input_length"] = found["input_length"]
+        merged.setdefault("tasks", _default_tasks(facts))
+        _check_card(merged, facts, Path(source).name)
+    else:
+        merged = given
+        if not merged.get("tasks") and not merged.get("heads"):
+            raise ModelLoadError(f"{Path(source).name}: without running the model (check_output=False) its "
+                                 f"card must name its outputs (tasks)")
+    model = ExplorerModel(net, merged, source=source, kind=kind)
+    model.facts = facts
+    model.report = facts.describe() if facts is not None else ""
+    return model
+
+
+def _default_tasks(facts: ModelFacts) -> list[str]:
+    """Channel names for a single-tensor output (``task i``); none for tuple/dict heads."""
+    if facts.output_type != "tensor":
+        return []
+    return [f"task {i}" for i in range(facts.heads[0]["shape"][1])]
+
+
+def _check_card(card: dict, facts: ModelFacts, name: str) -> None:
+    """The card's tasks and heads must fit the output found; say what was found if not."""
+    shapes = ", ".join(f"{h['name'] or 'output'} {tuple(h['shape'])}" for h in facts.heads)
+    tasks = card.get("tasks") or []
+    if facts.output_type == "tensor":
+        n = facts.heads[0]["shape"][1]
+        if tasks and len(tasks) != n:
+            raise ModelLoadError(
+                f"model {name!r} returns {n} output channels (shape {tuple(facts.heads[0]['shape'])}) but its "
+                f"card names {len(tasks)} tasks {list(tasks)}; give one task name per output channel")
+        return
+    declared = card.get("heads")
+    if declared and len(declared) != len(facts.heads):
+        raise ModelLoadError(f"model {name!r} returns {len(facts.heads)} heads ({shapes}) but its card names "
+                             f"{len(declared)} heads; give one name per head")
+    channels = {h["shape"][1] for h in facts.heads}
+    if tasks and len(tasks) != len(facts.heads) and len(tasks) not in channels:
+        raise ModelLoadError(f"model {name!r} returns {len(facts.heads)} heads ({shapes}); its card's "
+                             f"{len(tasks)} task names fit neither the heads nor any head's channels")
+
+
+def _read_model(path: Path, trusted: bool) -> tuple[nn.Module, dict, str]:
+    """``(net, the file's own card, kind)`` of a model file."""
     if _is_torchscript(path):
         extra = {CARD_FILE: ""}
         try:
             net = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         except Exception as exc:  # noqa: BLE001
-            raise ModelLoadError(f"{path.name} looks like TorchScript but could not be loaded: {exc}") from exc
-        file_card = json.loads(extra[CARD_FILE]) if extra[CARD_FILE] else {}
-        model = _wrap(net, {**file_card, **overrides}, path, "torchscript")
-    else:
-        obj = _torch_load(path, trusted)
-        if isinstance(obj, nn.Module):
-            file_card = dict(getattr(obj, "model_card", None) or getattr(obj, "card", None) or {})
-            if not file_card.get("tasks") and hasattr(obj, "tasks"):
-                file_card["tasks"] = list(obj.tasks)
-            model = _wrap(obj, {**file_card, **overrides}, path, "pickle")
-        elif isinstance(obj, dict) and "architecture" in obj and "state_dict" in obj:
-            model = _from_checkpoint(obj, overrides, path)
-        elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise ModelLoadError(
-                f"{path.name} holds a bare state_dict (weights only, no architecture). Save it "
-                f"with explorer.save_checkpoint(model, path, card) from a registered architecture, "
-                f"or export TorchScript with explorer.export_torchscript(model, path, card)."
-            )
-        else:
-            raise ModelLoadError(
-                f"{path.name} is a PyTorch file but holds a {type(obj).__name__}, not a model. Expected "
-                f"TorchScript or a checkpoint written by explorer.save_checkpoint."
-            )
-    model = model.to(device).eval()
-    if check_output:
-        check_model_output(model)
-    return model
+            raise ModelLoadError(f"{path.name} looks like TorchScript but could not be loaded: "
+                                 f"{model_error_text(exc)}") from exc
+        try:
+            file_card = json.loads(extra[CARD_FILE]) if extra[CARD_FILE] else {}
+        except json.JSONDecodeError as exc:
+            raise ModelLoadError(f"{path.name}: its embedded model card is not valid JSON ({exc})") from None
+        return net, file_card, "torchscript"
+    obj = _torch_load(path, trusted)
+    if isinstance(obj, nn.Module):
+        file_card = dict(getattr(obj, "model_card", None) or getattr(obj, "card", None) or {})
+        if not file_card.get("tasks") and isinstance(getattr(obj, "tasks", None), (list, tuple)):
+            file_card["tasks"] = list(obj.tasks)
+        return obj, file_card, "pickle"
+    if isinstance(obj, dict) and "architecture" in obj and "state_dict" in obj:
+        net, file_card = _from_checkpoint(obj, path)
+        return net, file_card, "checkpoint"
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelLoadError(
+            f"{path.name} holds a bare state_dict (weights only, no architecture). Save it "
+            f"with explorer.save_checkpoint(model, path, card) from a registered architecture, "
+            f"or export TorchScript with explorer.export_torchscript(model, path, card)."
+        )
+    raise ModelLoadError(
+        f"{path.name} is a PyTorch file but holds a {type(obj).__name__}, not a model. Expected "
+        f"TorchScript or a checkpoint written by explorer.save_checkpoint."
+    )
 
 
 def _torch_load(path: Path, trusted: bool) -> Any:
@@ -293,7 +440,7 @@ def _torch_load(path: Path, trusted: bool) -> Any:
         raise ModelLoadError(f"{path.name} could not be unpickled: {exc}") from exc
 
 
-def _from_checkpoint(obj: dict, overrides: dict, path: Path) -> ExplorerModel:
+def _from_checkpoint(obj: dict, path: Path) -> tuple[nn.Module, dict]:
     name = obj["architecture"]
     if name not in ARCHITECTURES:
         raise ModelLoadError(
@@ -306,57 +453,26 @@ def _from_checkpoint(obj: dict, overrides: dict, path: Path) -> ExplorerModel:
         net.load_state_dict(obj["state_dict"])
     except RuntimeError as exc:
         raise ModelLoadError(f"{path.name}: the weights do not fit architecture {name!r}: {exc}") from None
-    return _wrap(net, {**obj.get("card", {}), **overrides}, path, "checkpoint")
-
-
-def _wrap(net: nn.Module, card: dict, path: Path, kind: str) -> ExplorerModel:
-    if not card.get("tasks"):
-        raise ModelLoadError(
-            f"{path.name} carries no task names (model card 'tasks'). Pass tasks=[...] to "
-            f"load_model, one name per output channel."
-        )
-    return ExplorerModel(net, card, source=str(path), kind=kind)
+    return net, dict(obj.get("card", {}))
 
 
 def check_model_output(model: ExplorerModel, length: int | None = None) -> tuple:
-    """Run ``model`` on one all-zero input and check the output fits its tasks.
-
-    Accepted outputs: a tensor ``(N, T)`` (one score per task) or ``(N, T, L_out)``
-    (a profile per task), or a tuple/list whose first tensor has one of these shapes.
+    """Run ``model`` once and check its output fits its card.
 
     Returns
     -------
     tuple
-        The output shape (of the first tensor for tuple outputs).
+        The output shape (of the first head for tuple/dict outputs).
 
     Raises
     ------
     ModelLoadError
-        If the model fails on the input, or the output does not have ``T == len(tasks)``.
+        The model fails on the input, or its output does not fit the card's tasks or heads.
     """
     length = int(length or model.input_length or max(model.min_length, 200))
-    x = torch.zeros(1, 4, length, device=model.device)
     try:
-        with torch.no_grad():
-            y = model(x)
-    except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(
-            f"model {model.name!r} failed on a (1, 4, {length}) one-hot input: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}. "
-            f"Models must take one-hot DNA of shape (N, 4, L) in ACGT order."
-        ) from None
-    first = y[0] if isinstance(y, (tuple, list)) else y
-    if not isinstance(first, torch.Tensor) or first.ndim not in (2, 3) or first.shape[0] != 1:
-        shape = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
-        raise ModelLoadError(
-            f"model {model.name!r} returned output of shape {shape} for a (1, 4, {length}) input; "
-            f"expected (N, n_tasks) or (N, n_tasks, L_out)"
-        )
-    if first.shape[1] != len(model.tasks):
-        raise ModelLoadError(
-            f"model {model.name!r} returns {first.shape[1]} output channels (shape "
-            f"{tuple(first.shape)}) but its card names {len(model.tasks)} tasks {model.tasks}; "
-            f"give one task name per output channel"
-        )
-    return tuple(first.shape)
-
+        facts = inspect_model(model.net, model.device, input_length=length)
+    except (NoLengthFits, ValueError) as exc:
+        raise ModelLoadError(f"model {model.name!r}: {exc}") from None
+    _check_card(model.card, facts, model.name)
+    return tuple(facts.heads[0]["shape"])
