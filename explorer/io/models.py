@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 import explorer.nets  # noqa: F401 - the shipped networks register themselves in the registry
+from explorer.io import bpnetlite  # bpnet-lite hook: recognises its models, imports bpnetlite only to build one
 from explorer.io.registry import ARCHITECTURES
 from explorer.io.torchutil import model_device
 
@@ -93,6 +94,11 @@ class ExplorerModel(nn.Module):
 
     def forward(self, x: torch.Tensor):  # noqa: D102 - the wrapped network's forward
         return self.net(x)
+
+    @property
+    def heads(self) -> list | None:
+        """The card's ``heads`` (names, or dicts with ``name`` and ``channels``), or None."""
+        return self.card.get("heads")
 
     @property
     def device(self) -> torch.device:
@@ -246,7 +252,15 @@ def load_model(
         model = _wrap(net, {**file_card, **overrides}, path, "torchscript")
     else:
         obj = _torch_load(path, trusted)
-        if isinstance(obj, nn.Module):
+        # -- bpnet-lite hook (explorer.io.bpnetlite): a trusted pickle or a weights-only checkpoint
+        if bpnetlite.recognises(obj):
+            try:
+                net, file_card, kind = bpnetlite.load(obj, path.name)
+            except (ValueError, ImportError) as exc:
+                raise ModelLoadError(str(exc)) from None
+            model = _wrap(net, {**file_card, **overrides}, path, kind)
+        # -- end of the bpnet-lite hook
+        elif isinstance(obj, nn.Module):
             file_card = dict(getattr(obj, "model_card", None) or getattr(obj, "card", None) or {})
             if not file_card.get("tasks") and hasattr(obj, "tasks"):
                 file_card["tasks"] = list(obj.tasks)
