@@ -253,7 +253,7 @@ def _import_bpnetlite():
     try:
         import bpnetlite  # noqa: PLC0415 - optional dependency
     except ImportError as exc:
-        raise ImportError(f"this checkpoint needs bpnet-lite, which is not installed ({exc}); install it "
+        raise ImportError(f"a bpnet-lite checkpoint needs bpnet-lite, which is not installed ({exc}); install it "
                           f"with: {INSTALL}") from None
     return bpnetlite
 
@@ -318,7 +318,12 @@ def from_checkpoint(obj: dict, source: str = "<dict>") -> nn.Module:
     state = obj["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(f"{source}: 'state_dict' holds a {type(state).__name__}, not a dict of tensors")
-    model = _build(config)
+    try:
+        model = _build(config)
+    except ImportError as exc:
+        raise ImportError(f"{source}: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
