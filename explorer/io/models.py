@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 import explorer.nets  # noqa: F401 - the shipped networks register themselves in the registry
+from explorer.io import bpnetlite  # recognises bpnet-lite models; imports bpnetlite only to build one
 from explorer.io.cards import read_card, save_card
 from explorer.io.probing import ModelFacts, NoLengthFits, inspect_model, model_error_text
 from explorer.io.registry import ARCHITECTURES
@@ -397,6 +398,11 @@ def _read_model(path: Path, trusted: bool) -> tuple[nn.Module, dict, str]:
             raise ModelLoadError(f"{path.name}: its embedded model card is not valid JSON ({exc})") from None
         return net, file_card, "torchscript"
     obj = _torch_load(path, trusted)
+    if bpnetlite.recognises(obj):  # a trusted bpnet-lite pickle or its weights-only checkpoint
+        try:
+            return bpnetlite.load(obj, path.name)
+        except (ValueError, ImportError) as exc:
+            raise ModelLoadError(str(exc)) from None
     if isinstance(obj, nn.Module):
         file_card = dict(getattr(obj, "model_card", None) or getattr(obj, "card", None) or {})
         if not file_card.get("tasks") and isinstance(getattr(obj, "tasks", None), (list, tuple)):
