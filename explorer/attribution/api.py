@@ -19,6 +19,7 @@ from explorer.attribution.progress import Cancelled, ProgressCallback, monotone,
 from explorer.attribution.result import Attribution
 from explorer.attribution.runtime import (check_fast, check_one_hot, check_window, resolve_device,
                                           run_with_fallback, running_on)
+from explorer.attribution.tiling import tiles
 from explorer.attribution.targets import Target, describe_output, model_tasks, resolve_target
 
 __all__ = ["attribute", "predict", "Cancelled", "METHODS"]
@@ -176,6 +177,10 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     """
     x, chrom, offset = _as_input(locus_or_onehot)
     length = int(x.shape[1])
+    fixed = getattr(model, "input_length", None)
+    if fixed and length > int(fixed):
+        return _attribute_sliding(model, x, chrom, offset, method, target, start, end, int(fixed), cache=cache,
+                                  progress=progress, device=device, on_chunk=on_chunk, options=options)
     _check_length(model, length)
     start, end = check_window(length, start, end)
     target_options = {k: options.pop(k) for k in _TARGET_OPTIONS if k in options}
@@ -233,6 +238,40 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     if key is not None:
         _cache.save(key, result)
     return result
+
+
+def _attribute_sliding(model, x, chrom, offset, method, target, start, end, input_length, *, cache, progress,
+                       device, on_chunk, options) -> Attribution:
+    """:func:`attribute` for a fixed-length model on a longer sequence (see :mod:`.tiling`)."""
+    start, end = check_window(int(x.shape[1]), start, end)
+    plan = tiles(int(x.shape[1]), input_length, start, end)
+    progress = monotone(progress)
+    results: list[Attribution] = []
+    for k, tile in enumerate(plan):
+        def part_progress(fraction, k=k):
+            return None if progress is None else progress((k + fraction) / len(plan))
+
+        res = attribute(model, x[:, tile.offset:tile.offset + input_length], method, target,
+                        tile.start - tile.offset, tile.end - tile.offset, cache=cache, progress=part_progress,
+                        device=device, **dict(options))
+        results.append(res)
+        if on_chunk is not None:
+            on_chunk(tile.start, tile.end, res.values)
+    first = results[0]
+    diagnostics = Diagnostics.from_dict(first.diagnostics.to_dict())
+    diagnostics.reference_score = None  # one f(x) per input: in extra["input_reference_scores"]
+    diagnostics.warnings = list(dict.fromkeys(w for r in results for w in r.diagnostics.get("warnings", [])))
+    diagnostics.extra.update(
+        sliding_inputs=[[t.offset, t.offset + input_length] for t in plan],
+        input_reference_scores=[r.diagnostics.get("reference_score") for r in results],
+        sliding=(f"the model takes exactly {input_length:,} bp, so it was slid over the sequence: "
+                 f"{len(plan)} inputs of {input_length:,} bp, each base's value taken from the input in "
+                 f"which it sits most centrally"))
+    report(progress, 1.0)
+    return Attribution(values=torch.cat([r.values for r in results], 1), one_hot=x[:, start:end].clone(),
+                       method=method, target=first.target, start=start, end=end, chrom=chrom,
+                       genome_start=offset + start, options=first.options, diagnostics=diagnostics,
+                       device=first.device, seconds=sum(r.seconds for r in results))
 
 
 def predict(model: nn.Module, locus_or_onehot, window: int | None = None, step: int | None = None,
