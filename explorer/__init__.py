@@ -76,6 +76,7 @@ _API = {
     "random_bpnet": "explorer.nets.random_weights",
     "Cancelled": "explorer.attribution.progress",
     "resolve_target": "explorer.attribution.targets",
+    "target_choices": "explorer.attribution.targets",
     "center_ism": "explorer.attribution.ism",
     # motifs
     "MotifDatabase": "explorer.motifs.databases",

@@ -1,6 +1,8 @@
 """Targets: by name, index and window/reduction; every bad target with its message."""
 
 import pytest
+
+import explorer as ex
 import torch
 from torch import nn
 
@@ -175,3 +177,14 @@ def test_bad_heads_are_named():
         resolve_target(model, None, length=20)
     with pytest.raises(ValueError, match=r"output='shape' names no head"):
         resolve_target(_Heads(), 0, output="shape", length=20)
+
+
+def test_target_choices_spell_every_target_default_first():
+    cnn = ExplorerModel(SampleCNN(n_tasks=2, channels=8), {"tasks": ["CTCF", "SPI1"], "min_length": 100})
+    assert ex.target_choices(cnn) == ["CTCF", "SPI1"]
+    model = _Heads(heads=[{"name": "profile", "channels": ["plus", "minus"]}, "counts"])
+    choices = ex.target_choices(model, length=40)
+    assert choices == ["counts", "profile:plus", "profile:minus"]
+    for choice in choices:  # each resolves to a distinct target
+        resolve_target(model, choice, length=40)
+    assert len({resolve_target(model, c, length=40).name for c in choices}) == 3

@@ -485,3 +485,36 @@ def resolve_target(model: nn.Module, target: str | int | Target | None = None, *
                              f"positions (shape {shapes}); use 0 <= start < end <= {l_out}")
     return Target(name=f"{label} {reduce}[{start}:{end}]", task_index=index, reduce=reduce,
                   window=(start, end), output=out_index, tasks=tuple(names))
+
+
+def target_choices(model: nn.Module, length: int | None = None) -> list[str]:
+    """Every target of a model as a person types it, default first.
+
+    One-tensor outputs: the task names. Tuple/dict outputs: each head by name when it has
+    one channel (``"counts"``), else ``"head:channel"`` per channel (``"profile:plus"``);
+    the head a target without ``output`` reads (:func:`resolve_target`) comes first.
+
+    Parameters
+    ----------
+    model : nn.Module
+    length : int, optional
+        Input length for the one probe run (default as :func:`probe_length`).
+
+    Returns
+    -------
+    list of str
+        Each resolves with :func:`resolve_target` (profile heads with the default
+        reduction over the whole profile).
+    """
+    heads = output_heads(model, probe_output(model, length))
+    if heads[0].output is None:
+        return list(heads[0].channels)
+    first = _default_head(heads, None)
+    ordered = [first] + [h for h in heads if h is not first]
+    out: list[str] = []
+    for h in ordered:
+        if len(h.channels) == 1:
+            out.append(h.name)
+        else:
+            out.extend(_spelling(h, c) for c in range(len(h.channels)))
+    return out
