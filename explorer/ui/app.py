@@ -68,7 +68,6 @@ class Explorer(pn.viewable.Viewer):
         self._build_views()
         self.state.param.watch(self._on_inputs_changed, ["window", "task", "method", "ig_baseline",
                                                          "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast"])
-        self.state.param.watch(self._push_range, ["x_range"])
         self._autorun = autorun
         if autorun:
             pn.state.onload(self._start)
@@ -273,7 +272,7 @@ class Explorer(pn.viewable.Viewer):
         })
         return table.reset_index(drop=True)
 
-    # -- the visible range: state.x_range <-> the plot in the browser -------------------------
+    # -- the visible range: the plot in the browser -> state.x_range ---------------------------
     def _grab_range(self, plot, element):
         """Bokeh hook: keep the tracks' live x range, and put what it shows in the state."""
         self._bokeh_range = plot.state.x_range
@@ -283,16 +282,6 @@ class Explorer(pn.viewable.Viewer):
     def _on_zoom(self, x_range=None):
         if x_range is not None and None not in tuple(x_range):
             self.state.x_range = tuple(float(v) for v in x_range)
-
-    def _push_range(self, event):
-        """``state.x_range`` changed (e.g. :meth:`zoom_to`): move the plot and redraw the track."""
-        lo, hi = event.new if event.new is not None else (None, None)
-        if lo is None:
-            return
-        if self._bokeh_range is not None and (self._bokeh_range.start, self._bokeh_range.end) != (lo, hi):
-            self._bokeh_range.update(start=lo, end=hi)
-        if self._range_stream is not None and tuple(self._range_stream.x_range or ()) != (lo, hi):
-            self._range_stream.event(x_range=(lo, hi))
 
     def _on_ism_tap(self, index):
         if not index or self.state.ism is None:
@@ -321,8 +310,17 @@ class Explorer(pn.viewable.Viewer):
             self.state.report_error("draw the motif alignment", exc)
 
     def zoom_to(self, start0: int, end0: int) -> None:
-        """Show 0-based half-open genome coordinates ``[start0, end0)`` in the tracks."""
-        self.state.x_range = (start0 + 0.5, end0 + 0.5)
+        """Show 0-based half-open genome coordinates ``[start0, end0)`` in the tracks.
+
+        The plot in the browser is moved here, imperatively: Bokeh owns the live range, and the
+        browser reports every zoom back through the RangeX stream (which sets ``state.x_range``).
+        """
+        lo, hi = start0 + 0.5, end0 + 0.5
+        self.state.x_range = (lo, hi)
+        if self._bokeh_range is not None:
+            self._bokeh_range.update(start=lo, end=hi)
+        if self._range_stream is not None:
+            self._range_stream.event(x_range=(lo, hi))
 
     # -- computing ---------------------------------------------------------------------
     def _start(self):

@@ -426,18 +426,18 @@ class ExplorerState(param.Parameterized):
 
     def describe(self, res) -> str:
         """One diagnostics line: method, device, seconds, cache, checks."""
-        d = res.diagnostics or {}
+        d = res.diagnostics if res.diagnostics is not None else {}
         parts = [METHOD_LABELS.get(res.method, res.method), f"target {res.target}", f"device {res.device}",
                  (f"served from cache (computed in {res.seconds:.1f} s)" if d.get("cache_hit") else f"{res.seconds:.2f} s")]
-        if "completeness_error" in d:
-            parts.append(f"completeness error {100 * d['completeness_error']:.2f} %")
-        if "convergence_delta_max" in d:
-            parts.append(f"max convergence delta {d['convergence_delta_max']:.2e}")
-        if "fast_ism_max_abs_diff" in d:
-            parts.append(f"fast ISM verified (max diff {d['fast_ism_max_abs_diff']:.1e})")
-        if "reference_score" in d:
-            parts.append(f"f(x) = {d['reference_score']:.3f}")
-        for w in d.get("warnings", []) or []:
+        if d.get("completeness_error") is not None:
+            parts.append(f"completeness error {100 * d.get('completeness_error'):.2f} %")
+        if d.get("convergence_delta_max") is not None:
+            parts.append(f"max convergence delta {d.get('convergence_delta_max'):.2e}")
+        if d.get("fast_ism_max_abs_diff") is not None:
+            parts.append(f"fast ISM verified (max diff {d.get('fast_ism_max_abs_diff'):.1e})")
+        if d.get("reference_score") is not None:
+            parts.append(f"f(x) = {d.get('reference_score'):.3f}")
+        for w in d.get("warnings") or []:
             parts.append(f"warning: {w}")
         return " · ".join(parts)
 
