@@ -70,6 +70,7 @@ _API = {
     "Target": "explorer.attribution.targets",
     "attribute": "explorer.attribution.api",
     "predict": "explorer.attribution.api",
+    "METHODS": "explorer.attribution.api",
     "fast_ism": "explorer.attribution.fast_ism",
     "progressive_ism": "explorer.attribution.fast_ism",
     "BPNet": "explorer.nets.bpnet",

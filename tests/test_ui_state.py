@@ -8,19 +8,23 @@ import torch
 
 import explorer as ex
 from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA
+from explorer.variants import judge_comparison, output_kind
 
 DEFAULT_REGION = next(iter(SAMPLE_BOOKMARKS.values()))
 
 
 @pytest.fixture(scope="module")
 def explorer_app(tmp_path_factory):
-    """One Explorer on the sample data with IG computed on the default window."""
-    import os
-    os.environ["EXPLORER_CACHE_DIR"] = str(tmp_path_factory.mktemp("ui-cache"))
-    app = ex.Explorer(roots=[SAMPLE_DATA, tmp_path_factory.getbasetemp()], autorun=False)
-    app.state.method = "ig"
-    app.run()
-    return app
+    """One Explorer on the sample data with IG computed on the default window.
+
+    ``EXPLORER_CACHE_DIR`` points at a folder of this module while it runs, and is restored after.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EXPLORER_CACHE_DIR", str(tmp_path_factory.mktemp("ui-cache")))
+        app = ex.Explorer(roots=[SAMPLE_DATA, tmp_path_factory.getbasetemp()], autorun=False)
+        app.state.method = "ig"
+        app.run()
+        yield app
 
 
 @pytest.fixture()
@@ -61,6 +65,7 @@ def test_clicking_a_match_zooms_and_draws_the_alignment(explorer_app):
     lo, hi = explorer_app._range_stream.x_range
     assert lo == pytest.approx(seqlet["genome_start"] - 10 + 0.5)
     assert hi == pytest.approx(seqlet["genome_end"] + 10 + 0.5)
+    assert explorer_app.state.x_range == pytest.approx((lo, hi))
     assert explorer_app.alignment.visible and explorer_app.alignment.object is not None
 
 
@@ -189,24 +194,57 @@ def test_measured_effects_are_compared_with_ism(state, explorer_app):
     explorer_app.run()
     view.measured_select.value = "variants/kircher2019_HBB.tsv.gz"
     assert view.load_measured() is True
-    assert "minus strand" in view.measured_report.object or "-" in view.measured_report.object
+    assert "on the minus strand" in view.measured_report.object  # HBB lies reversed in HUMHBB
     assert "Pearson r" in view.caption.object and "Spearman" in view.caption.object
-    assert "expected, true result" in view.caption.object
+    # the caption judges the numbers and the model card; no fixed verdict for a model's name
+    cmp = ex.compare_ism_measured(state.ism, state.measured)
+    judgement = judge_comparison(cmp, output_kind=output_kind(state.model.card),
+                                 description=state.model.card.get("description"))
+    assert judgement in view.caption.object
+    assert f"r = {cmp.pearson:.2f}, p = {cmp.pearson_p:.2g}, n = {cmp.n}" in view.caption.object
+    assert "expected, true result" not in view.caption.object
     assert view.compare_scatter.object is not None
     tsv = view._tsv().getvalue().splitlines()
-    assert "measured" in tsv[0] or "effect" in tsv[0]
+    assert {"measured_effect", "measured_pvalue"} <= set(tsv[0].split("\t"))
+
+
+def test_measured_track_shows_the_ism_per_base_importance(state, explorer_app):
+    """The model track under the measured one is Attribution.per_base: 0 at N bases, and the
+    observed-base value of a mean-centred map (not minus the column sum / 3)."""
+    view = explorer_app.variants
+    state.region = SAMPLE_BOOKMARKS["HBB promoter"]
+    state.method = "ism"
+    explorer_app.run()
+    if state.measured is None:
+        view.measured_select.value = "variants/kircher2019_HBB.tsv.gz"
+        assert view.load_measured() is True
+    ism = state.ism
+    one_hot = ism.one_hot.clone()
+    one_hot[:, 5] = 0  # an N base
+    values = ism.values - ism.values.mean(dim=0, keepdim=True)  # a mean-centred ("hypothetical") map
+    centred = ex.Attribution(values=values, one_hot=one_hot, method="ism", target=ism.target, chrom=ism.chrom,
+                             genome_start=ism.genome_start, options={"ism_centered": True})
+    state.ism = centred
+    tracks = view.compare_tracks.object
+    predicted = tracks[1].data  # the model's per-base track
+    assert np.allclose(predicted["ISM"].to_numpy(), centred.per_base, atol=1e-6)
+    assert abs(predicted["ISM"].to_numpy()[5]) < 1e-12
+    naive = -centred.values.numpy().sum(axis=0) / 3  # the old recomputation: about 0 for centred maps
+    assert not np.allclose(predicted["ISM"].to_numpy(), naive, atol=1e-4)
 
 
 def test_ism_chunks_are_shown_as_they_arrive(state, explorer_app):
     """Progressive ISM: each chunk from the worker thread fills its part of the shown map."""
     w = state.window
-    explorer_app._chunks, explorer_app._chunks_seen, explorer_app._partial = [], 0, None
-    explorer_app._chunks.append((100, 300, torch.ones(4, 200)))
-    explorer_app._show_chunks()
+    state.job.start()
+    state.job.chunks.append((100, 300, torch.ones(4, 200)))
+    state.show_chunks()
     shown = state.attribution
     assert shown.diagnostics["partial"] and len(shown) == len(w)
-    assert float(shown.values[:, 100:300].sum()) == 800 and float(shown.values.sum()) == 800
-    explorer_app._chunks.append((300, 400, 2 * torch.ones(4, 100)))
-    explorer_app._show_chunks()
-    assert float(state.attribution.values.sum()) == 800 + 800
-    assert state.ism is state.attribution
+    assert float(shown.values[:, 100:300].sum()) == pytest.approx(800)
+    assert float(shown.values.sum()) == pytest.approx(800)
+    state.job.chunks.append((300, 400, 2 * torch.ones(4, 100)))
+    state.show_chunks()
+    assert float(state.attribution.values.sum()) == pytest.approx(800 + 800)
+    assert state.ism is state.attribution and state.job.partial is state.attribution
+    assert state.job.chunks_seen == 2

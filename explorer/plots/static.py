@@ -12,6 +12,8 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
+from explorer.plots.transforms import information_content
+
 
 def _plot_logo(matrix: np.ndarray, ax) -> None:
     from tangermeme.plot import plot_logo
@@ -38,14 +40,6 @@ def logo_figure(matrix: np.ndarray, first_position: int, *, title: str = "", yla
         ax.spines[side].set_visible(False)
     fig.tight_layout()
     return fig
-
-
-def information_content(pwm: np.ndarray, background: float = 0.25) -> np.ndarray:
-    """Letter heights (bits) of a ``(4, W)`` probability matrix: ``p * IC`` per column."""
-    p = np.clip(np.asarray(pwm, dtype=float), 1e-9, 1.0)
-    p = p / p.sum(axis=0, keepdims=True)
-    ic = np.log2(1 / background) + (p * np.log2(p)).sum(axis=0)
-    return p * np.maximum(ic, 0)
 
 
 def aligned_motif_figure(seqlet_matrix: np.ndarray, pwm: np.ndarray, offset: int, orientation: str,

@@ -12,8 +12,8 @@ import pandas as pd
 
 from explorer.plots import BASE_COLORS
 from explorer.plots.glyphs import glyph
+from explorer.plots.transforms import BASES, logo_stack
 
-BASES = "ACGT"
 X_DIM = hv.Dimension("position", label="Position (1-based)")
 #: above this many positions in view, letters give way to a per-base bar track
 MAX_LOGO_POSITIONS = 400
@@ -26,8 +26,7 @@ def logo_polygons(matrix: np.ndarray, first_position: int, *, label: str = "attr
     Parameters
     ----------
     matrix : numpy.ndarray, shape ``(4, L)``
-        Heights per base (ACGT rows); positive values stack upwards from 0, negative ones
-        downwards; the largest magnitude sits furthest from the axis.
+        Heights per base (ACGT rows), stacked by :func:`explorer.plots.transforms.logo_stack`.
     first_position : int
         1-based genome coordinate of column 0 (letters are centred on integers).
     label : str
@@ -40,29 +39,17 @@ def logo_polygons(matrix: np.ndarray, first_position: int, *, label: str = "attr
     hv.Polygons
         With value dimensions ``base``, ``value`` and ``color``.
     """
-    matrix = np.asarray(matrix, dtype=float)
-    if matrix.ndim != 2 or matrix.shape[0] != 4:
-        raise ValueError(f"a logo needs a (4, L) matrix; got shape {matrix.shape}")
-    scale = np.abs(matrix).sum(axis=0).max() if matrix.size else 0.0
-    cutoff = scale * min_fraction
     polys = []
-    for j in np.flatnonzero(np.abs(matrix).max(axis=0) > max(cutoff, 0.0)):
-        x0 = first_position + j - 0.45
-        col = matrix[:, j]
-        for sign in (1, -1):
-            idx = [i for i in np.argsort(np.abs(col)) if np.sign(col[i]) == sign and abs(col[i]) > cutoff]
-            y = 0.0
-            for i in idx:
-                h = abs(col[i])
-                outer, holes = glyph(BASES[i])
-                ybase = y if sign > 0 else -y - h
-                polys.append({
-                    "position": x0 + outer[:, 0] * 0.9, "y": ybase + outer[:, 1] * h,
-                    "holes": [[np.column_stack([x0 + r[:, 0] * 0.9, ybase + r[:, 1] * h]) for r in holes]],
-                    "pos": int(first_position + j), "base": BASES[i], label: float(col[i]),
-                    "color": BASE_COLORS[BASES[i]],
-                })
-                y += h
+    for letter in logo_stack(matrix, min_fraction):
+        outer, holes = glyph(BASES[letter.base])
+        x0 = first_position + letter.col - 0.45
+        y0, h = letter.y0, letter.height
+        polys.append({
+            "position": x0 + outer[:, 0] * 0.9, "y": y0 + outer[:, 1] * h,
+            "holes": [[np.column_stack([x0 + r[:, 0] * 0.9, y0 + r[:, 1] * h]) for r in holes]],
+            "pos": int(first_position + letter.col), "base": BASES[letter.base], label: letter.value,
+            "color": BASE_COLORS[BASES[letter.base]],
+        })
     return hv.Polygons(polys, kdims=[X_DIM, "y"], vdims=["pos", "base", label, "color"]).opts(
         color="color", line_width=0, tools=["hover"], hover_tooltips=[("position", "@pos{0,0}"), ("base", "@base"), (label, f"@{{{label}}}{{0.0000}}")]
     )

@@ -9,25 +9,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
-import json
 import time
 
 import holoviews as hv
-import torch
 import numpy as np
 import pandas as pd
 import panel as pn
 
-from explorer.attribution.progress import Cancelled
-from explorer.attribution.result import Attribution
+import explorer as ex
+from explorer.io.export import attribution_csv, attribution_npz, seqlet_labels, seqlets_bed
+from explorer.plots.figures import attribution_tracks, ism_heatmap, overview, stacked
 from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figure
-from explorer.ui import views
-from explorer.ui.session import in_session
+from explorer.plots.transforms import ism_cell
+from explorer.ui.session import in_session, last_result
 from explorer.ui.state import METHOD_LABELS, ExplorerState
 from explorer.ui.variants_view import VariantsView
-
-#: a seqlet is labelled with its best match only when TOMTOM's q-value is at most this
-MATCH_Q = 0.05
 
 HELP = """
 **What this shows.** How much each base of the window matters to the model's output for the
@@ -63,22 +59,15 @@ class Explorer(pn.viewable.Viewer):
         pn.extension("tabulator", notifications=False)
         hv.extension("bokeh", logo=False)
         self.state = ExplorerState(model=model, locus=locus, roots=roots)
-        self._generation = 0
-        self._fraction = 0.0
-        self._x_range = None
+        # Bokeh's live x range of the tracks and the stream that redraws them: the only view
+        # objects kept here, because a zoom must move the plot in the browser (state.x_range
+        # holds the range itself)
+        self._bokeh_range = None
         self._range_stream = None
-        self._chunks, self._chunks_seen, self._partial = [], 0, None
         self._build_widgets()
         self._build_views()
-        self.state.param.watch(self._on_result, ["attribution", "ism", "motifs"])
-        self.state.param.watch(self._on_overview, ["predictions", "window", "locus"])
-        self.state.param.watch(self._on_message, ["message", "message_kind"])
-        self.state.param.watch(self._on_diagnostics, ["diagnostics"])
         self.state.param.watch(self._on_inputs_changed, ["window", "task", "method", "ig_baseline",
                                                          "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast"])
-        self._on_overview()
-        self._on_result()
-        self._on_message()
         self._autorun = autorun
         if autorun:
             pn.state.onload(self._start)
@@ -92,7 +81,8 @@ class Explorer(pn.viewable.Viewer):
         self.w_bookmark = pn.widgets.Select.from_param(p.bookmark)
         self.w_region = pn.widgets.TextInput.from_param(p.region)
         self.run_button = pn.widgets.Button(name="Compute", button_type="primary")
-        self.cancel_button = pn.widgets.Button(name="Cancel", button_type="warning", disabled=True)
+        self.cancel_button = pn.widgets.Button(name="Cancel", button_type="warning",
+                                               disabled=pn.bind(lambda busy: not busy, p.busy))
         self.run_button.on_click(self._on_run_click)
         self.cancel_button.on_click(self._on_cancel)
         self.w_model_path = pn.widgets.TextInput.from_param(p.model_path)
@@ -126,23 +116,35 @@ class Explorer(pn.viewable.Viewer):
         )
 
     def _build_views(self):
-        self.message = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
-        self.progress = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width",
+        s = self.state
+        p = s.param
+        self.message = pn.pane.Alert(p.message, alert_type=p.message_kind, visible=pn.bind(bool, p.message),
+                                     sizing_mode="stretch_width")
+        # the progress bar follows the job from the UI loop (see _await): the worker thread
+        # only writes state.job.fraction, which nothing watches
+        self.progress = pn.indicators.Progress(value=0, max=100, visible=p.busy, sizing_mode="stretch_width",
                                                bar_color="primary")
-        self.progress_text = pn.pane.Markdown("", visible=False)
-        self.diagnostics = pn.pane.Markdown("", styles={"color": "#555", "font-size": "0.9em"})
-        self.overview_top = pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False)
-        self.overview_genes = pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False)
-        self.tracks = pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False)
-        self.substitution = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.agreement = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.matches = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, selectable=1, height=260,
-                                            sizing_mode="stretch_width", show_index=False, pagination=None)
+        self.progress_text = pn.pane.Markdown("", visible=p.busy)
+        self.diagnostics = pn.pane.Markdown(p.diagnostics, styles={"color": "#555", "font-size": "0.9em"})
+        figures = pn.bind(last_result(self._overview), p.locus, p.predictions, p.window, p.model)
+        self.overview_top = pn.pane.HoloViews(pn.bind(lambda f: f and f.scores, figures),
+                                              sizing_mode="stretch_width", linked_axes=False)
+        self.overview_genes = pn.pane.HoloViews(pn.bind(lambda f: f and f.genes, figures),
+                                                sizing_mode="stretch_width", linked_axes=False)
+        self.tracks = pn.pane.HoloViews(pn.bind(self._tracks, p.attribution, p.ism, p.motifs),
+                                        sizing_mode="stretch_width", linked_axes=False)
+        self.substitution = pn.pane.Markdown(pn.bind(self._substitution, p.substitution, p.attribution, p.ism),
+                                             sizing_mode="stretch_width")
+        self.agreement = pn.pane.Markdown(pn.bind(self._agreement, p.attribution, p.motifs),
+                                          sizing_mode="stretch_width")
+        self.matches = pn.widgets.Tabulator(pn.bind(self._match_table, p.attribution, p.motifs), disabled=True,
+                                            selectable=1, height=260, sizing_mode="stretch_width",
+                                            show_index=False, pagination=None)
         self.matches.on_click(self._on_match_click)
         self.alignment = pn.pane.Matplotlib(None, dpi=100, tight=True, sizing_mode="stretch_width",
                                             format="svg", visible=False)
         self.exports = pn.Row(*self._export_buttons())
-        self.variants = VariantsView(self)
+        self.variants = VariantsView(self.state)
         self.main = pn.Column(
             pn.pane.Markdown(HELP, sizing_mode="stretch_width"),
             self.message, pn.Row(self.progress, self.progress_text), self.diagnostics,
@@ -169,29 +171,20 @@ class Explorer(pn.viewable.Viewer):
         )
         return template.servable(title=title, **kwargs)
 
-    # -- rendering ---------------------------------------------------------------------
-    def _on_message(self, *events):
-        s = self.state
-        self.message.object = s.message
-        self.message.alert_type = s.message_kind
-        self.message.visible = bool(s.message)
+    # -- rendering: functions of the state ------------------------------------------------
+    def _overview(self, locus, predictions, window, model):
+        """The overview's figures, with the box-select and tap streams of their picker.
 
-    def _on_diagnostics(self, *events):
-        self.diagnostics.object = self.state.diagnostics
-
-    def _on_overview(self, *events):
-        s = self.state
-        if s.locus is None or s.model is None:
-            return
-        top, genes = views.overview(s.locus, s.predictions, s.window, s.model.tasks)
-        picker = [el for el in top.values() if isinstance(el, hv.Points)] if isinstance(top, hv.Overlay) else []
-        if picker:
-            self._bounds = hv.streams.BoundsX(source=picker[0])
-            self._bounds.add_subscriber(self._on_bounds)
-            self._tap = hv.streams.Tap(source=picker[0])
-            self._tap.add_subscriber(self._on_overview_tap)
-        self.overview_top.object = top
-        self.overview_genes.object = genes
+        The streams are made with the figure they listen to (HoloViews links a stream to one
+        element); their callbacks only set ``state.region``.
+        """
+        if locus is None or model is None:
+            return None
+        figures = overview(locus, predictions, window, model.tasks)
+        if figures.picker is not None:
+            hv.streams.BoundsX(source=figures.picker).add_subscriber(self._on_bounds)
+            hv.streams.Tap(source=figures.picker).add_subscriber(self._on_overview_tap)
+        return figures
 
     def _on_bounds(self, boundsx=None, **kwargs):
         if not boundsx or self.state.locus is None:
@@ -212,26 +205,14 @@ class Explorer(pn.viewable.Viewer):
         start = min(max(s.locus.start, start), s.locus.end - width)
         s.region = str(s.locus.subregion(start, start + width).region)
 
-    def _labels(self, report) -> list[str]:
-        if report is None or report.seqlets is None or not len(report.seqlets):
-            return []
-        best = {}
-        if report.matches is not None and len(report.matches):
-            top = report.matches[report.matches["rank"] == 1]
-            best = {int(r.seqlet): f"{r.tf_name} (q={r.q_value:.1g})" for r in top.itertuples()
-                    if r.q_value <= MATCH_Q}
-        return [best.get(int(i), "no match") for i in report.seqlets.index]
-
-    def _on_result(self, *events):
-        s = self.state
-        att, report = s.attribution, s.motifs
+    def _tracks(self, att, ism, report):
+        """The attribution track (redrawn by a RangeX stream as the view zooms) over the ISM
+        heatmap of the same window, when there is one."""
         if att is None:
-            self.tracks.object = None
-            self.agreement.object = "*Nothing computed for this window, task and method yet: press Compute.*"
-            self.matches.value = pd.DataFrame()
-            return
+            self._range_stream = None
+            return None
         seqlets = report.seqlets if report is not None else None
-        labels = self._labels(report)
+        labels = seqlet_labels(seqlets, report.matches if report is not None else None)
         first = att.genome_start + 1
         full = (first - 0.5, first + len(att) - 0.5)
         view = full
@@ -239,60 +220,41 @@ class Explorer(pn.viewable.Viewer):
             s0 = seqlets.iloc[0]
             centre = (s0["genome_start"] + s0["genome_end"]) / 2 + 0.5
             view = (max(full[0], centre - 60), min(full[1], centre + 60))
-        self._range_stream = hv.streams.RangeX(x_range=view)
+        title = f"{METHOD_LABELS.get(att.method, att.method)} for {att.target}"
+        stream = hv.streams.RangeX(x_range=view)
+        stream.add_subscriber(self._on_zoom)
+        self._range_stream = stream
 
         def track(x_range):
             shown = tuple(x_range) if x_range else view
-            return views.attribution_tracks(att, seqlets, labels, shown).opts(
-                hv.opts.Overlay(hooks=[self._grab_range], xlim=shown, framewise=True,
-                                title=f"{METHOD_LABELS.get(att.method, att.method)} for {att.target}"))
+            return attribution_tracks(att, seqlets, labels, shown, title=title).opts(
+                hv.opts.Overlay(hooks=[self._grab_range]))
 
-        dmap = hv.DynamicMap(track, streams=[self._range_stream])
-        panels = [dmap]
-        if s.ism is not None and s.ism.genome_start == att.genome_start and len(s.ism) == len(att):
-            heat = views.ism_heatmap(s.ism).opts(xlim=view)
-            tap = hv.streams.Selection1D(source=heat)
-            tap.add_subscriber(lambda index: self._on_ism_tap(index))
+        panels = [hv.DynamicMap(track, streams=[stream])]
+        if ism is not None and ism.genome_start == att.genome_start and len(ism) == len(att):
+            heat = ism_heatmap(ism).opts(xlim=view)
+            hv.streams.Selection1D(source=heat).add_subscriber(lambda index: self._on_ism_tap(index))
             panels.append(heat)
-            self.substitution.object = "*Click a cell of the heatmap to see that substitution and open it as a variant.*"
-        else:
-            self.substitution.object = "*The ISM heatmap appears here once ISM has run on this window.*"
-        self.tracks.object = hv.Layout(panels).cols(1).opts(shared_axes=True)
-        self._show_motifs(report)
+        return stacked(panels)
 
-    def _grab_range(self, plot, element):
-        self._x_range = plot.state.x_range
-
-    def _on_ism_tap(self, index):
-        ism = self.state.ism
-        if not index or ism is None:
-            return
-        i = int(index[0])
-        col, row = divmod(i, 4)
-        ref = ism.sequence[col]
-        alt = "ACGT"[row]
-        pos = ism.genome_start + col + 1
-        value = float(ism.values[row, col])
-        if ref == alt:
-            self.substitution.object = f"**{ism.chrom}:{pos:,}** is {ref} in the reference (no change)."
-        else:
-            verb = "raises" if value > 0 else "lowers"
-            self.substitution.object = (f"**{ref}>{alt} at {ism.chrom}:{pos:,}** {verb} the {ism.target} "
-                                        f"output by {abs(value):.4f} (ISM: f(mutant) - f(reference)). "
-                                        f"Its reference and alternative maps are shown under *Variants* below.")
-            self.variants.open_cell(ism, row, col)
-
-    def _show_motifs(self, report):
-        if report is None:
-            self.agreement.object = ""
-            self.matches.value = pd.DataFrame()
-            return
-        summary = getattr(report.agreement, "summary", str(report.agreement))
-        self.agreement.object = f"**Agreement with {report.database_name}.** {summary}"
-        self.matches.value = self._match_table(report)
+    def _substitution(self, words, att, ism):
+        if ism is None or att is None or ism.genome_start != att.genome_start or len(ism) != len(att):
+            return "*The ISM heatmap appears here once ISM has run on this window.*"
+        return words or "*Click a cell of the heatmap to see that substitution and open it as a variant.*"
 
     @staticmethod
-    def _match_table(report) -> pd.DataFrame:
+    def _agreement(att, report) -> str:
+        if att is None:
+            return "*Nothing computed for this window, task and method yet: press Compute.*"
+        if report is None:
+            return ""
+        summary = getattr(report.agreement, "summary", str(report.agreement))
+        return f"**Agreement with {report.database_name}.** {summary}"
+
+    @staticmethod
+    def _match_table(att, report) -> pd.DataFrame:
+        if att is None or report is None:
+            return pd.DataFrame()
         m = report.matches
         if m is None or not len(m):
             return pd.DataFrame({"message": ["No seqlet matched a known motif."]})
@@ -309,6 +271,23 @@ class Explorer(pn.viewable.Viewer):
             "seqlet score": [round(float(sq.loc[i, "score"]), 3) for i in m["seqlet"]],
         })
         return table.reset_index(drop=True)
+
+    # -- the visible range: the plot in the browser -> state.x_range ---------------------------
+    def _grab_range(self, plot, element):
+        """Bokeh hook: keep the tracks' live x range, and put what it shows in the state."""
+        self._bokeh_range = plot.state.x_range
+        if self._bokeh_range.start is not None and self._bokeh_range.end is not None:
+            self.state.x_range = (float(self._bokeh_range.start), float(self._bokeh_range.end))
+
+    def _on_zoom(self, x_range=None):
+        if x_range is not None and None not in tuple(x_range):
+            self.state.x_range = tuple(float(v) for v in x_range)
+
+    def _on_ism_tap(self, index):
+        if not index or self.state.ism is None:
+            return
+        row, col = ism_cell(index[0])
+        self.variants.open_cell(self.state.ism, row, col)
 
     def _on_match_click(self, event):
         report = self.state.motifs
@@ -331,10 +310,15 @@ class Explorer(pn.viewable.Viewer):
             self.state.report_error("draw the motif alignment", exc)
 
     def zoom_to(self, start0: int, end0: int) -> None:
-        """Show 0-based half-open genome coordinates ``[start0, end0)`` in the tracks."""
+        """Show 0-based half-open genome coordinates ``[start0, end0)`` in the tracks.
+
+        The plot in the browser is moved here, imperatively: Bokeh owns the live range, and the
+        browser reports every zoom back through the RangeX stream (which sets ``state.x_range``).
+        """
         lo, hi = start0 + 0.5, end0 + 0.5
-        if self._x_range is not None:
-            self._x_range.update(start=lo, end=hi)
+        self.state.x_range = (lo, hi)
+        if self._bokeh_range is not None:
+            self._bokeh_range.update(start=lo, end=hi)
         if self._range_stream is not None:
             self._range_stream.event(x_range=(lo, hi))
 
@@ -351,7 +335,7 @@ class Explorer(pn.viewable.Viewer):
         self.run()
 
     def _on_cancel(self, event):
-        self._generation += 1
+        self.state.job.cancel()
         self._set_busy(False)
         self.state.say("Cancelled; the previous result is kept.", "warning")
 
@@ -369,117 +353,76 @@ class Explorer(pn.viewable.Viewer):
             self.state.report_error("compute the attribution", exc)
 
     async def _run_async(self, method=None):
-        self._generation += 1
-        generation = self._generation
-        self._fraction = 0.0
-        method = method or self.state.method
+        s, job = self.state, self.state.job
+        generation = job.start()
+        method = method or s.method
         try:
-            self.state.check_ready(method)
+            s.check_ready(method)
         except Exception as exc:  # noqa: BLE001
-            self.state.report_error("compute the attribution", exc)
+            s.report_error("compute the attribution", exc)
             return
 
-        def progress(fraction):
-            self._fraction = fraction
-            return generation == self._generation
+        def progress(fraction):  # called in the worker thread: a plain write, nothing watches it
+            job.fraction = min(max(float(fraction), 0.0), 1.0)
+            return job.current(generation)
 
-        self._set_busy(True, f"Computing {METHOD_LABELS[method]} for {self.state.task}...")
+        self._set_busy(True, f"Computing {METHOD_LABELS[method]} for {s.task}...")
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
-        chunks: list = []  # filled by the worker thread (list.append is atomic), read here
-        self._chunks, self._chunks_seen, self._partial = chunks, 0, None
-        view = self._view_indices()
+        chunks = job.chunks  # appended to by the worker thread (list.append is atomic), read on the loop
+        view = s.view_indices()
         try:
-            job = await self._await(
-                loop.run_in_executor(None, lambda: self.state.run_job(
+            result = await self._await(
+                loop.run_in_executor(None, lambda: s.run_job(
                     method, progress, on_chunk=lambda a, b, v: chunks.append((a, b, v)), view=view)),
                 generation, t0)
-            self._partial = None
-            if job is None:
+            job.partial = None
+            if result is None:
                 return
-            self.state.apply(job)
+            s.apply(result)
             self.progress_text.object = "Calling seqlets and matching them with the motif database..."
             self.progress.value = 100
-            job = await self._await(loop.run_in_executor(None, lambda: self.state.run_motifs(job)), generation)
-            if job is None:
+            result = await self._await(loop.run_in_executor(None, lambda: s.run_motifs(result)), generation)
+            if result is None:
                 return
-            self.state.apply(job)
-            self.state.say(f"Done: {METHOD_LABELS[method]} for {self.state.task} in "
-                           f"{time.perf_counter() - t0:.1f} s.", "success")
-        except Cancelled:
-            self.state.say("Cancelled; the previous result is kept.", "warning")
+            s.apply(result)
+            s.say(f"Done: {METHOD_LABELS[method]} for {s.task} in {time.perf_counter() - t0:.1f} s.", "success")
+        except ex.Cancelled:
+            s.say("Cancelled; the previous result is kept.", "warning")
         except Exception as exc:  # noqa: BLE001
-            self.state.report_error("compute the attribution", exc)
+            s.report_error("compute the attribution", exc)
         finally:
-            if generation == self._generation:
+            if job.current(generation):
                 self._set_busy(False)
 
     async def _await(self, future, generation, t0=None):
-        """Wait for ``future`` while updating the progress bar; None if superseded."""
+        """Wait for ``future`` while showing progress and ISM chunks; None if superseded.
+
+        Imperative on purpose: the worker thread must not touch the page, so this loop on the
+        UI thread polls ``state.job`` every 0.25 s and pushes what it finds.
+        """
+        job = self.state.job
         while not future.done():
             await asyncio.sleep(0.25)
-            if generation != self._generation:
+            if not job.current(generation):
                 return None
-            self._show_chunks()
+            self.state.show_chunks()
             if t0 is not None:
-                f = self._fraction
+                f = job.fraction
                 elapsed = time.perf_counter() - t0
                 self.progress.value = int(100 * f)
                 eta = f" · about {elapsed * (1 - f) / f:.0f} s left" if f > 0.05 else ""
                 self.progress_text.object = f"{100 * f:.0f} % · {elapsed:.1f} s{eta}"
         result = await future
-        return result if generation == self._generation else None
-
-    def _visible_indices(self, genome_start: int, length: int) -> tuple[int, int] | None:
-        """The part of a map (0-based indices) shown in the tracks, or None before the first draw.
-
-        ``genome_start``: 0-based genome coordinate of the map's first base; ``length``: its size.
-        """
-        if self._x_range is None or self._x_range.start is None:
-            return None
-        first = genome_start + 1
-        lo = int(max(0, np.floor(self._x_range.start - first + 0.5)))
-        hi = int(min(length, np.ceil(self._x_range.end - first + 0.5)))
-        return lo, hi
-
-    def _view_indices(self) -> tuple[int, int] | None:
-        """The visible part of the window (0-based indices), for progressive ISM."""
-        w = self.state.window
-        if w is None:
-            return None
-        shown = self._visible_indices(w.start, len(w))
-        if shown is not None and 10 <= shown[1] - shown[0] < len(w):
-            return shown
-        centre = len(w) // 2
-        return max(0, centre - 200), min(len(w), centre + 200)
-
-    def _show_chunks(self):
-        """Show the ISM chunks that arrived so far (the rest of the map stays 0)."""
-        chunks = getattr(self, "_chunks", [])
-        new = chunks[self._chunks_seen:len(chunks)]
-        w = self.state.window
-        if not new or w is None:
-            return
-        self._chunks_seen += len(new)
-        base = self._partial if self._partial is not None and len(self._partial) == len(w) else None
-        values = base.values.clone() if base is not None else torch.zeros(4, len(w))
-        for a, b, v in new:
-            values[:, a:b] = v
-        self._partial = Attribution(values=values, one_hot=w.one_hot, method="ism", target=self.state.task,
-                                    chrom=w.chrom, genome_start=w.start,
-                                    diagnostics={"partial": True, "warnings": []})
-        self.state.show_partial(self._partial)
+        return result if job.current(generation) else None
 
     def _set_busy(self, busy: bool, text: str = ""):
-        """Show or hide the progress bar and enable Cancel while a job runs."""
-        self.state.busy = busy
-        self.progress.visible = busy
-        self.progress_text.visible = busy
+        """Show or hide the progress bar (bound to ``state.busy``) and enable Cancel while a job runs."""
         self.progress.value = 0
         self.progress_text.object = text
-        self.cancel_button.disabled = not busy
+        self.state.busy = busy
 
-    # -- exports -----------------------------------------------------------------------
+    # -- exports (the files are written by explorer.io.export and explorer.plots.static) ------
     def _export_buttons(self):
         def make(filename, callback, label):
             return pn.widgets.FileDownload(callback=callback, filename=filename, label=label,
@@ -497,52 +440,28 @@ class Explorer(pn.viewable.Viewer):
             raise ValueError("nothing to export yet: compute an attribution first")
         return self.state.attribution
 
-    def _visible_slice(self, att):
-        shown = self._visible_indices(att.genome_start, len(att))
-        if shown is not None and shown[1] - shown[0] >= 5:
-            return shown
-        return 0, len(att)
-
     def _logo_bytes(self, fmt):
         att = self._require()
-        lo, hi = self._visible_slice(att)
+        shown = self.state.visible_indices(att.genome_start, len(att))
+        lo, hi = shown if shown is not None and shown[1] - shown[0] >= 5 else (0, len(att))
         fig = logo_figure(att.contribution.numpy()[:, lo:hi], att.genome_start + 1 + lo,
                           title=f"{att.chrom}:{att.genome_start + lo + 1:,}-{att.genome_start + hi:,} · "
                                 f"{METHOD_LABELS.get(att.method, att.method)} · {att.target}")
         return io.BytesIO(figure_bytes(fig, fmt))
 
     def _npz(self):
-        att = self._require()
-        buf = io.BytesIO()
-        np.savez(buf, ohe=att.one_hot.numpy()[None], attr=att.values.numpy()[None],
-                 contribution=att.contribution.numpy()[None],
-                 meta=np.array(json.dumps({"chrom": att.chrom, "genome_start_0based": att.genome_start,
-                                           "method": att.method, "target": att.target})))
-        buf.seek(0)
-        return buf
+        return io.BytesIO(attribution_npz(self._require()))
 
     def _csv(self):
-        att = self._require()
-        v = att.values.numpy()
-        df = pd.DataFrame({"chrom": att.chrom, "position_1based": att.genome_positions(),
-                           "ref": list(att.sequence), "A": v[0], "C": v[1], "G": v[2], "T": v[3],
-                           "per_base": att.per_base})
-        return io.StringIO(df.to_csv(index=False))
+        return io.StringIO(attribution_csv(self._require()))
 
     def _bed(self):
         self._require()
         report = self.state.motifs
-        lines = []
-        if report is not None and report.seqlets is not None:
-            labels = self._labels(report)
-            for (i, row), label in zip(report.seqlets.iterrows(), labels):
-                lines.append(f"{self.state.window.chrom}\t{int(row['genome_start'])}\t{int(row['genome_end'])}\t"
-                             f"seqlet{i}:{label.split(' ')[0]}\t0\t.")
-            if report.hits is not None and len(report.hits):
-                for row in report.hits.itertuples():
-                    lines.append(f"{self.state.window.chrom}\t{int(row.genome_start)}\t{int(row.genome_end)}\t"
-                                 f"{row.tf_name}:{row.matrix_id}\t0\t{row.strand}")
-        return io.StringIO("\n".join(lines) + "\n")
+        if report is None:
+            return io.StringIO("\n")
+        labels = seqlet_labels(report.seqlets, report.matches)
+        return io.StringIO(seqlets_bed(self.state.window.chrom, report.seqlets, labels, report.hits))
 
 
 _WARMED = False

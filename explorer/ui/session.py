@@ -18,3 +18,19 @@ def in_session() -> bool:
     except RuntimeError:
         return False
     return pn.state.curdoc is not None
+
+
+def last_result(function):
+    """Wrap a render function so that calls with the same arguments (by identity) share one
+    result: several panes bound to one figure (e.g. the overview's two plots and their
+    linked streams) then show the same objects."""
+    memo = {"args": None, "value": None}
+
+    def wrapper(*args):
+        old = memo["args"]
+        if old is None or len(old) != len(args) or not all(a is b for a, b in zip(old, args)):
+            memo["args"], memo["value"] = args, function(*args)
+        return memo["value"]
+
+    wrapper.__doc__, wrapper.__name__ = function.__doc__, function.__name__
+    return wrapper

@@ -16,24 +16,33 @@ from typing import Any, Callable
 
 import pandas as pd
 import param
+import torch
 
 import explorer as ex
 from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA, SAMPLE_LOCUS, SAMPLE_MODEL
+from explorer.plots.transforms import visible_indices
 from explorer.ui.files import checked_path, default_roots
+from explorer.variants import variant_at
 
-#: label shown to people -> method name of :func:`explorer.attribute`
-METHODS = {
-    "Integrated gradients": "ig",
-    "ISM (in-silico mutagenesis)": "ism",
-    "DeepLIFT/SHAP": "deeplift_shap",
-    "Saliency (gradient x input)": "saliency",
+#: method name of :func:`explorer.attribute` -> label shown to people (the methods themselves,
+#: and their options' defaults, come from the engine's table :data:`explorer.METHODS`)
+METHOD_LABELS = {
+    "ig": "Integrated gradients",
+    "ism": "ISM (in-silico mutagenesis)",
+    "deeplift_shap": "DeepLIFT/SHAP",
+    "saliency": "Saliency (gradient x input)",
 }
-METHOD_LABELS = {v: k for k, v in METHODS.items()}
+#: label -> method, for the method selector: every method of the engine, labelled ones first
+METHOD_CHOICES = {METHOD_LABELS.get(m, m): m
+                  for m in [m for m in METHOD_LABELS if m in ex.METHODS] + [m for m in ex.METHODS if m not in METHOD_LABELS]}
+#: the ISM engine choice shown to people -> the ``fast`` option of :func:`explorer.attribute`
+ISM_ENGINES = {"auto": "auto", "fast": True, "plain": False}
 #: the largest context shown in the overview around the window, in bp
 MAX_OVERVIEW = 250_000
 #: the largest window the app explains at once, in bp, per method (CPU-friendly)
 MAX_WINDOW = {"ism": 5_000, "ig": 20_000, "deeplift_shap": 20_000, "saliency": 50_000}
-JASPAR_RELEASES = ["JASPAR2026", "JASPAR2024", "JASPAR2022", "JASPAR2020", "JASPAR2018", "JASPAR2016", "JASPAR2014"]
+#: JASPAR releases offered: those pyjaspar ships, newest first
+JASPAR_RELEASES = ex.jaspar_releases()
 JASPAR_COLLECTIONS = ["CORE", "UNVALIDATED", "CNE", "PHYLOFACTS", "SPLICE", "POLII", "FAM", "PBM", "PBM_HOMEO", "PBM_HLH"]
 JASPAR_TAXA = ["vertebrates", "plants", "insects", "nematodes", "fungi", "urochordates", "diatoms", "trematodes", "cnidaria", "all"]
 
@@ -60,6 +69,38 @@ class MotifReport:
     database_name: str
 
 
+@dataclass
+class VariantView:
+    """What the variant panel shows for one variant: its ref/alt maps, words and effect row."""
+
+    refalt: Any
+    words: str
+    effect: pd.DataFrame
+
+
+class JobState(param.Parameterized):
+    """The computation under way: its generation (a newer one supersedes it), its progress and
+    the part of an ISM map that has arrived."""
+
+    generation = param.Integer(default=0, doc="incremented by every start and cancel")
+    fraction = param.Number(default=0.0, bounds=(0, 1), doc="progress of the running job")
+    chunks = param.List(default=[], doc="(lo, hi, values) ISM chunks from the worker thread")
+    chunks_seen = param.Integer(default=0, doc="how many of ``chunks`` are in ``partial``")
+    partial = param.Parameter(default=None, doc="the incomplete ISM Attribution shown meanwhile")
+
+    def start(self) -> int:
+        """A new job: reset progress and chunks; return its generation."""
+        self.param.update(generation=self.generation + 1, fraction=0.0, chunks=[], chunks_seen=0, partial=None)
+        return self.generation
+
+    def cancel(self) -> None:
+        """Supersede the running job (its result will be dropped)."""
+        self.generation += 1
+
+    def current(self, generation: int) -> bool:
+        return generation == self.generation
+
+
 def _relative(path: Path) -> str:
     try:
         return str(path.relative_to(SAMPLE_DATA))
@@ -78,7 +119,7 @@ def method_options(params, method: str) -> dict:
     if method == "deeplift_shap":
         return {"n_shuffles": params.dls_shuffles}
     if method == "ism":
-        return {"fast": {"auto": "auto", "fast": True, "plain": False}[params.ism_fast]}
+        return {"fast": ISM_ENGINES[params.ism_fast]}
     return {}
 
 
@@ -121,14 +162,17 @@ class ExplorerState(param.Parameterized):
                           label="Window to explain (chrom:start-end, 1-based)")
     pasted_sequence = param.String(default="", label="...or paste a sequence (FASTA or bases)")
     task = param.Selector(default=None, objects=[], label="Task (model output)")
-    method = param.Selector(default="ig", objects=METHODS, label="Attribution method")
-    ig_baseline = param.Selector(default="shuffle", objects=["shuffle", "zeros", "uniform"],
+    method = param.Selector(default="ig", objects=METHOD_CHOICES, label="Attribution method")
+    ig_baseline = param.Selector(default=ex.METHODS["ig"]["baseline"], objects=["shuffle", "zeros", "uniform"],
                                  label="IG baseline")
-    ig_steps = param.Integer(default=64, bounds=(8, 512), label="IG steps")
-    n_shuffles = param.Integer(default=5, bounds=(1, 100), label="IG: shuffled baselines")
-    dls_shuffles = param.Integer(default=20, bounds=(1, 200), label="DeepLIFT/SHAP: shuffled references")
-    ism_fast = param.Selector(default="auto", objects=["auto", "fast", "plain"], label="ISM engine")
-    jaspar_release = param.Selector(default="JASPAR2026", objects=JASPAR_RELEASES, label="JASPAR release")
+    ig_steps = param.Integer(default=ex.METHODS["ig"]["n_steps"], bounds=(8, 512), label="IG steps")
+    n_shuffles = param.Integer(default=ex.METHODS["ig"]["n_shuffles"], bounds=(1, 100), label="IG: shuffled baselines")
+    dls_shuffles = param.Integer(default=ex.METHODS["deeplift_shap"]["n_shuffles"], bounds=(1, 200),
+                                 label="DeepLIFT/SHAP: shuffled references")
+    ism_fast = param.Selector(default={v: k for k, v in ISM_ENGINES.items()}[ex.METHODS["ism"]["fast"]],
+                              objects=list(ISM_ENGINES), label="ISM engine")
+    jaspar_release = param.Selector(default="JASPAR2026" if "JASPAR2026" in JASPAR_RELEASES else JASPAR_RELEASES[0],
+                                    objects=JASPAR_RELEASES, label="JASPAR release")
     jaspar_collection = param.Selector(default="CORE", objects=JASPAR_COLLECTIONS, label="Collection")
     jaspar_tax_group = param.Selector(default="vertebrates", objects=JASPAR_TAXA, label="Taxon")
     meme_path = param.String(default="", label="...or a MEME motif file")
@@ -145,8 +189,20 @@ class ExplorerState(param.Parameterized):
     message_kind = param.Selector(default="info", objects=["info", "success", "warning", "danger"], precedence=-1)
     diagnostics = param.String(default="", precedence=-1)
     busy = param.Boolean(default=False, precedence=-1)
+    x_range = param.Tuple(default=None, length=2, allow_None=True, precedence=-1,
+                          doc="1-based positions shown in the attribution tracks (None before the first draw)")
+    substitution = param.String(default="", precedence=-1, doc="words on the clicked ISM cell")
+    # -- variants -----------------------------------------------------------------------
+    measured = param.DataFrame(default=None, allow_None=True, precedence=-1,
+                               doc="measured variant effects placed on the locus")
+    measured_name = param.String(default="", precedence=-1, doc="file name of the measured table")
+    variant = param.Dict(default=None, allow_None=True, precedence=-1, doc="the variant shown (chrom, pos, ref, alt)")
+    refalt = param.Parameter(default=None, precedence=-1,
+                             doc="VariantView of the shown variant: maps, words and effect")
+    job = param.ClassSelector(class_=JobState, precedence=-1, doc="the running computation")
 
     def __init__(self, model=None, locus=None, roots: list[Path] | None = None, **params):
+        params.setdefault("job", JobState())
         super().__init__(**params)
         self.roots = [Path(r).resolve() for r in roots] if roots is not None else default_roots()
         self._results: dict[tuple, Any] = {}
@@ -169,6 +225,10 @@ class ExplorerState(param.Parameterized):
                    watch=True)
     def _on_inputs(self):
         self._restore_results()
+
+    @param.depends("ism", watch=True)
+    def _on_ism(self):
+        self.substitution = ""
 
     # -- messages --------------------------------------------------------------------
     def say(self, text: str, kind: str = "info") -> None:
@@ -366,20 +426,108 @@ class ExplorerState(param.Parameterized):
 
     def describe(self, res) -> str:
         """One diagnostics line: method, device, seconds, cache, checks."""
-        d = res.diagnostics or {}
+        d = res.diagnostics if res.diagnostics is not None else {}
         parts = [METHOD_LABELS.get(res.method, res.method), f"target {res.target}", f"device {res.device}",
                  (f"served from cache (computed in {res.seconds:.1f} s)" if d.get("cache_hit") else f"{res.seconds:.2f} s")]
-        if "completeness_error" in d:
-            parts.append(f"completeness error {100 * d['completeness_error']:.2f} %")
-        if "convergence_delta_max" in d:
-            parts.append(f"max convergence delta {d['convergence_delta_max']:.2e}")
-        if "fast_ism_max_abs_diff" in d:
-            parts.append(f"fast ISM verified (max diff {d['fast_ism_max_abs_diff']:.1e})")
-        if "reference_score" in d:
-            parts.append(f"f(x) = {d['reference_score']:.3f}")
-        for w in d.get("warnings", []) or []:
+        if d.get("completeness_error") is not None:
+            parts.append(f"completeness error {100 * d.get('completeness_error'):.2f} %")
+        if d.get("convergence_delta_max") is not None:
+            parts.append(f"max convergence delta {d.get('convergence_delta_max'):.2e}")
+        if d.get("fast_ism_max_abs_diff") is not None:
+            parts.append(f"fast ISM verified (max diff {d.get('fast_ism_max_abs_diff'):.1e})")
+        if d.get("reference_score") is not None:
+            parts.append(f"f(x) = {d.get('reference_score'):.3f}")
+        for w in d.get("warnings") or []:
             parts.append(f"warning: {w}")
         return " · ".join(parts)
+
+    # -- the visible range and progressive ISM ---------------------------------------------
+    def visible_indices(self, genome_start: int, length: int) -> tuple[int, int] | None:
+        """The part of a map (0-based half-open indices) shown in the tracks, or None before the
+        first draw. ``genome_start``: 0-based genome coordinate of the map's first base."""
+        return visible_indices(self.x_range, genome_start + 1, length)
+
+    def view_indices(self) -> tuple[int, int] | None:
+        """The visible part of the window (0-based indices), computed first by progressive ISM;
+        400 bp around the centre when nothing narrower is shown."""
+        w = self.window
+        if w is None:
+            return None
+        shown = self.visible_indices(w.start, len(w))
+        if shown is not None and 10 <= shown[1] - shown[0] < len(w):
+            return shown
+        centre = len(w) // 2
+        return max(0, centre - 200), min(len(w), centre + 200)
+
+    def show_chunks(self) -> None:
+        """Show the ISM chunks in ``job.chunks`` that arrived so far (the rest of the map stays 0)."""
+        job, w = self.job, self.window
+        chunks = job.chunks
+        new = chunks[job.chunks_seen:len(chunks)]
+        if not new or w is None:
+            return
+        base = job.partial if job.partial is not None and len(job.partial) == len(w) else None
+        values = base.values.clone() if base is not None else torch.zeros(4, len(w))
+        for a, b, v in new:
+            values[:, a:b] = v
+        partial = ex.Attribution(values=values, one_hot=w.one_hot, method="ism", target=self.task,
+                                 chrom=w.chrom, genome_start=w.start, diagnostics={"partial": True, "warnings": []})
+        job.param.update(chunks_seen=job.chunks_seen + len(new), partial=partial)
+        self.show_partial(partial)
+
+    # -- ISM cells and variants --------------------------------------------------------------
+    def describe_cell(self, row: int, col: int) -> dict | None:
+        """Put words on ISM cell (``row``: substituted base 0-3, ``col``: window index) in
+        ``substitution``; return the variant it is (None for the reference base)."""
+        ism = self.ism
+        ref, alt = ism.sequence[col], "ACGT"[row]
+        pos = ism.genome_start + col + 1
+        value = float(ism.values[row, col])
+        if ref == alt:
+            self.substitution = f"**{ism.chrom}:{pos:,}** is {ref} in the reference (no change)."
+            return None
+        verb = "raises" if value > 0 else "lowers"
+        self.substitution = (f"**{ref}>{alt} at {ism.chrom}:{pos:,}** {verb} the {ism.target} "
+                             f"output by {abs(value):.4f} (ISM: f(mutant) - f(reference)). "
+                             f"Its reference and alternative maps are shown under *Variants* below.")
+        try:
+            return variant_at(ism, int(row), int(col))
+        except ValueError as exc:
+            self.report_error("open that cell as a variant", exc)
+            return None
+
+    def parse_variant(self, text: str) -> dict | None:
+        """The variant typed as ``chrom:pos:ref>alt`` (1-based), checked against the window."""
+        try:
+            return ex.parse_variants([text.replace(",", "")], locus=self.window).iloc[0].to_dict()
+        except Exception as exc:  # noqa: BLE001
+            self.report_error("read the variant", exc)
+            return None
+
+    def compute_variant(self, variant: dict) -> VariantView:
+        """Ref/alt maps, motif words and effect of ``variant`` (thread-safe; raises on error)."""
+        method = self.method
+        ra = ex.ref_alt_attributions(self.model, self.window, variant, method, self.task, **self.options(method))
+        try:
+            _, words = ex.variant_motif_report(ra, database=self.database())
+        except Exception as exc:  # noqa: BLE001 - the maps still show
+            words = f"(motif comparison unavailable: {exc})"
+        effect = ex.variant_effect(self.model, self.window, [variant], target=self.task)
+        return VariantView(ra, words, effect)
+
+    def load_measured(self, choice: str) -> bool:
+        """Read a measured-effects table (a path under the data folders) and place it on the locus."""
+        if not choice or choice == "other file...":
+            self.say("Choose a measured-effects table (or type its path) first.", "warning")
+            return False
+        try:
+            path = checked_path(choice, self.roots, "measured-effects table")
+            measured = ex.load_measured_effects(path, locus=self.locus)
+        except Exception as exc:  # noqa: BLE001
+            self.report_error("load the measured effects", exc)
+            return False
+        self.param.update(measured=measured, measured_name=Path(str(choice)).name)
+        return True
 
     def report_error(self, action: str, exc: Exception) -> None:
         """Show ``exc`` as a message (the app calls this for errors from worker threads)."""

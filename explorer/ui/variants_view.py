@@ -1,7 +1,8 @@
 """The variant part of the page: ref/alt/difference logos of one variant, and measured
 effects (e.g. Kircher et al. 2019 MPRA) compared with the model's ISM.
 
-Science lives in :mod:`explorer.variants`; this module holds widgets and layout only.
+Science lives in :mod:`explorer.variants`, figures in :mod:`explorer.plots.figures`; this
+module holds widgets and layout only, rendered from the :class:`ExplorerState`.
 """
 
 from __future__ import annotations
@@ -9,52 +10,60 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
-from pathlib import Path
 
-import holoviews as hv
-import numpy as np
-import pandas as pd
 import panel as pn
+import param
 
 import explorer as ex
 from explorer.io.samples import SAMPLE_DATA
-from explorer.plots.tracks import X_DIM, logo_polygons
-from explorer.ui.files import checked_path
-from explorer.ui.session import in_session
-from explorer.variants import scatter_data, variant_at, variant_table_tsv
+from explorer.plots.figures import measured_scatter, measured_tracks, refalt_logos
+from explorer.ui.session import in_session, last_result
+from explorer.ui.state import ExplorerState
+from explorer.variants import judge_comparison, output_kind, scatter_data, variant_table_tsv
 
-#: what the app says about the sample model next to a correlation
-SAMPLE_MODEL_NOTE = ("The sample model predicts CTCF/PU.1 binding, not promoter activity in an MPRA, so a "
-                     "weak correlation here is the expected, true result.")
 MEASURED_FILES = sorted(str(p.relative_to(SAMPLE_DATA)) for p in (SAMPLE_DATA / "variants").glob("*.tsv*"))
+PROMPT = ("*Click a cell of the ISM heatmap, or type a variant, to compare the reference and "
+          "alternative maps.*")
 
 
-class VariantsView:
-    """Ref/alt attribution of a chosen variant, and measured-vs-predicted effects."""
+class VariantsView(param.Parameterized):
+    """Ref/alt attribution of a chosen variant, and measured-vs-predicted effects.
 
-    def __init__(self, explorer):
-        self.explorer = explorer
-        self.state = explorer.state
-        self.measured = None
+    Parameters
+    ----------
+    state : ExplorerState
+        Everything shown here is read from it (``variant``, ``refalt``, ``measured``, ``ism``).
+    """
+
+    busy_words = param.String(default="", doc="what is being computed for the variant panel")
+
+    def __init__(self, state: ExplorerState, **params):
+        super().__init__(**params)
+        self.state = s = state
         self.variant_input = pn.widgets.TextInput(name="Variant (chrom:pos:ref>alt, 1-based)",
                                                   placeholder="e.g. HUMHBB:30,211:C>T", width=300)
         self.open_button = pn.widgets.Button(name="Open variant", button_type="primary")
         self.open_button.on_click(lambda e: self.open_text(self.variant_input.value))
-        self.words = pn.pane.Markdown("*Click a cell of the ISM heatmap, or type a variant, to compare the "
-                                      "reference and alternative maps.*", sizing_mode="stretch_width")
-        self.refalt_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False)
+        self.words = pn.pane.Markdown(pn.bind(self._words, s.param.refalt, self.param.busy_words),
+                                      sizing_mode="stretch_width")
+        self.refalt_plot = pn.pane.HoloViews(pn.bind(self._refalt_figure, s.param.refalt),
+                                             sizing_mode="stretch_width", linked_axes=False)
         self.measured_select = pn.widgets.Select(name="Measured effects", options=[""] + MEASURED_FILES + ["other file..."],
                                                  value="", width=300)
         self.measured_path = pn.widgets.TextInput(name="...or a table of measured effects (TSV)", width=300)
         self.load_measured_button = pn.widgets.Button(name="Load measured effects")
         self.load_measured_button.on_click(lambda e: self.load_measured())
-        self.measured_report = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.compare_tracks = pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False)
-        self.compare_scatter = pn.pane.HoloViews(None, linked_axes=False)
-        self.caption = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.measured_report = pn.pane.Markdown(pn.bind(self._report, s.param.measured, s.param.measured_name),
+                                                sizing_mode="stretch_width")
+        # the three comparison panes share one computation per (measured, ism, window, model)
+        comparison = pn.bind(last_result(self._comparison), s.param.measured, s.param.ism, s.param.window,
+                             s.param.model)
+        self.compare_tracks = pn.pane.HoloViews(pn.bind(lambda c: c[0], comparison),
+                                                sizing_mode="stretch_width", linked_axes=False)
+        self.compare_scatter = pn.pane.HoloViews(pn.bind(lambda c: c[1], comparison), linked_axes=False)
+        self.caption = pn.pane.Markdown(pn.bind(lambda c: c[2], comparison), sizing_mode="stretch_width")
         self.download = pn.widgets.FileDownload(callback=self._tsv, filename="variants.tsv",
                                                 label="Variant table (TSV)", button_type="light", embed=False)
-        self.state.param.watch(lambda *e: self.refresh_comparison(), ["ism", "window"])
         self.panel = pn.Column(
             pn.pane.Markdown("### Variants: reference vs alternative"),
             pn.Row(self.variant_input, self.open_button), self.words, self.refalt_plot,
@@ -65,130 +74,92 @@ class VariantsView:
             sizing_mode="stretch_width",
         )
 
-    # -- one variant ---------------------------------------------------------------------
+    # -- rendering (pure functions of the state) ---------------------------------------------
+    def _words(self, view, busy: str) -> str:
+        if busy:
+            return busy
+        if view is None:
+            return PROMPT
+        row = view.effect.iloc[0]
+        return (f"**{view.refalt.label}** ({self.state.task}): score {row['ref_score']:.3f} -> "
+                f"{row['alt_score']:.3f} (alt - ref = {row['diff']:+.3f}). {view.words}")
+
+    @staticmethod
+    def _refalt_figure(view):
+        if view is None:
+            return None
+        ra = view.refalt
+        return refalt_logos(ra.label, ra.ref.genome_start + 1, ra.variant_offset,
+                            [("Reference", ra.ref.contribution.numpy()),
+                             ("Alternative", ra.alt_contribution_aligned.numpy()),
+                             ("Difference (alt - ref)", ra.diff_contribution.numpy())])
+
+    @staticmethod
+    def _report(measured, name: str) -> str:
+        if measured is None:
+            return ""
+        return f"**{name}**: {measured.attrs.get('report', '')}"
+
+    def _comparison(self, measured, ism, window, model):
+        """(tracks, scatter, caption) of the measured-vs-ISM comparison."""
+        s = self.state
+        if measured is None:
+            return None, None, ""
+        if ism is None or window is None:
+            return None, None, "*Run ISM on a window holding the measured element to compare.*"
+        mm = ex.measured_matrix(measured, window, 0, len(window))
+        if mm.n == 0:
+            return None, None, ("*No measured variant lies in this window. The table's elements were placed "
+                                "as reported above: move the window there (e.g. the HBB promoter bookmark).*")
+        comparison = ex.compare_ism_measured(ism, measured)
+        card = getattr(model, "card", None) or {}
+        judgement = judge_comparison(comparison, output_kind=output_kind(card),
+                                     assay=measured.attrs.get("assay", "activity"),
+                                     description=card.get("description"))
+        points, caption = scatter_data(comparison, model_note=judgement)
+        tracks = measured_tracks(mm.positions, mm.mean, ism.genome_positions(), ism.per_base, s.task)
+        return tracks, measured_scatter(points, comparison.value, s.task, comparison.n), caption
+
+    # -- actions -----------------------------------------------------------------------------
     def open_cell(self, attribution, row: int, col: int) -> None:
         """Open the substitution of an ISM cell (``row``: alt base 0-3, ``col``: window index)."""
-        try:
-            variant = variant_at(attribution, int(row), int(col))
-        except ValueError as exc:
-            self.state.report_error("open that cell as a variant", exc)
+        variant = self.state.describe_cell(int(row), int(col))
+        if variant is None:
             return
         self.variant_input.value = f"{variant['chrom']}:{variant['pos']:,}:{variant['ref']}>{variant['alt']}"
         self.open(variant)
 
     def open_text(self, text: str) -> None:
-        try:
-            table = ex.parse_variants([text.replace(",", "")], locus=self.state.window)
-        except Exception as exc:  # noqa: BLE001
-            self.state.report_error("read the variant", exc)
-            return
-        self.open(table.iloc[0].to_dict())
+        variant = self.state.parse_variant(text)
+        if variant is not None:
+            self.open(variant)
 
     def open(self, variant: dict) -> None:
         """Compute and show the ref/alt maps of ``variant`` (in a worker thread when served)."""
         if not in_session():
-            return self._show(*self._compute(variant))
+            view = self.state.compute_variant(variant)
+            self.state.param.update(variant=variant, refalt=view)
+            return
         pn.state.execute(functools.partial(self._open_async, variant))
 
     async def _open_async(self, variant):
-        self.words.object = f"*Computing the reference and alternative maps of {variant['ref']}>{variant['alt']} ...*"
+        self.busy_words = (f"*Computing the reference and alternative maps of "
+                                     f"{variant['ref']}>{variant['alt']} ...*")
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(None, lambda: self._compute(variant))
+            view = await loop.run_in_executor(None, lambda: self.state.compute_variant(variant))
         except Exception as exc:  # noqa: BLE001
             self.state.report_error("compute the variant's maps", exc)
             return
-        self._show(*result)
+        finally:
+            self.busy_words = ""
+        self.state.param.update(variant=variant, refalt=view)
 
-    def _compute(self, variant):
-        s = self.state
-        method = s.method
-        ra = ex.ref_alt_attributions(s.model, s.window, variant, method, s.task, **s.options(method))
-        try:
-            _, words = ex.variant_motif_report(ra, database=s.database())
-        except Exception as exc:  # noqa: BLE001 - the maps still show
-            words = f"(motif comparison unavailable: {exc})"
-        effect = ex.variant_effect(s.model, s.window, [variant], target=s.task)
-        return ra, words, effect
-
-    def _show(self, ra, words, effect):
-        row = effect.iloc[0]
-        self.words.object = (f"**{ra.label}** ({self.state.task}): score {row['ref_score']:.3f} -> "
-                             f"{row['alt_score']:.3f} (alt - ref = {row['diff']:+.3f}). {words}")
-        first = ra.ref.genome_start + 1
-        centre = first + ra.variant_offset
-        lo = max(0, ra.variant_offset - 40)
-        hi = min(len(ra.ref), ra.variant_offset + 41)
-        panels = []
-        for title, matrix in [("Reference", ra.ref.contribution), ("Alternative", ra.alt_contribution_aligned),
-                              ("Difference (alt - ref)", ra.diff_contribution)]:
-            m = matrix.numpy()[:, lo:hi]
-            ymax = float(np.abs(m).sum(axis=0).max()) or 1.0
-            marker = hv.VSpan(centre - 0.5, centre + 0.5).opts(color="#7b3294", alpha=0.12)
-            panels.append((logo_polygons(m, first + lo) * marker).opts(
-                hv.opts.Overlay(title=f"{title}: {ra.label}", height=170, responsive=True,
-                                ylim=(-ymax * 1.1, ymax * 1.1), ylabel="contribution", xlabel="Position (1-based)")))
-        self.refalt_plot.object = hv.Layout(panels).cols(1).opts(shared_axes=True)
-
-    # -- measured effects ------------------------------------------------------------------
     def load_measured(self) -> bool:
-        s = self.state
-        choice = self.measured_path.value.strip() or self.measured_select.value
-        if not choice or choice == "other file...":
-            s.say("Choose a measured-effects table (or type its path) first.", "warning")
-            return False
-        try:
-            path = checked_path(choice, s.roots, "measured-effects table")
-            measured = ex.load_measured_effects(path, locus=s.locus)
-        except Exception as exc:  # noqa: BLE001
-            s.report_error("load the measured effects", exc)
-            return False
-        self.measured = measured
-        report = measured.attrs.get("report", "")
-        self.measured_report.object = f"**{Path(str(choice)).name}**: {report}"
-        self.refresh_comparison()
-        return True
-
-    def refresh_comparison(self) -> None:
-        """Redraw the measured-vs-ISM comparison for the current ISM map."""
-        s = self.state
-        if self.measured is None:
-            return
-        if s.ism is None:
-            self.caption.object = "*Run ISM on a window holding the measured element to compare.*"
-            self.compare_tracks.object = self.compare_scatter.object = None
-            return
-        mm = ex.measured_matrix(self.measured, s.window, 0, len(s.window))
-        comparison = ex.compare_ism_measured(s.ism, self.measured)
-        note = SAMPLE_MODEL_NOTE if s.model is not None and s.model.name == "sample_cnn" else None
-        points, caption = scatter_data(comparison, model_note=note)
-        self.caption.object = caption
-        if mm.n == 0:
-            self.compare_tracks.object = self.compare_scatter.object = None
-            self.caption.object = ("*No measured variant lies in this window. The table's elements were placed "
-                                   "as reported above: move the window there (e.g. the HBB promoter bookmark).*")
-            return
-        track = hv.Spikes(pd.DataFrame({"position": mm.positions, "measured": np.nan_to_num(mm.mean)}),
-                          X_DIM, "measured").opts(color="#444", line_width=2, responsive=True, height=150,
-                                                  title="Measured effect (mean of substitutions, log2)",
-                                                  tools=["hover"])
-        predicted = hv.Spikes(pd.DataFrame({"position": s.ism.genome_positions(),
-                                            "ISM": -s.ism.values.numpy().sum(axis=0) / 3}),
-                              X_DIM, "ISM").opts(color="#7b3294", line_width=2, responsive=True, height=150,
-                                                 title=f"Model: mean ISM effect ({s.task})", tools=["hover"])
-        has = np.isfinite(mm.mean)
-        xlim = (mm.positions[has].min() - 5, mm.positions[has].max() + 5)
-        scatter = hv.Scatter(points, "x", ["y", "label", "kind"]).opts(
-            tools=["hover"], size=5, alpha=0.6, color="#7b3294", height=320, width=380,
-            xlabel=f"Predicted effect ({comparison.value}, {s.task})", ylabel="Measured effect (log2)",
-            title=f"n = {comparison.n}")
-        self.compare_tracks.object = hv.Layout([track.opts(xlim=xlim), predicted.opts(xlim=xlim)]).cols(1).opts(
-            shared_axes=True)
-        self.compare_scatter.object = scatter
+        return self.state.load_measured(self.measured_path.value.strip() or self.measured_select.value)
 
     def _tsv(self):
         s = self.state
         if s.ism is None:
             raise ValueError("run ISM first: the variant table lists every substitution of the ISM window")
-        predicted = ex.effects_from_ism(s.ism)
-        return io.StringIO(variant_table_tsv(predicted, self.measured))
+        return io.StringIO(variant_table_tsv(ex.effects_from_ism(s.ism), s.measured))

@@ -19,6 +19,7 @@ Typical use (every name below is also ``explorer.<name>`` unless marked)::
     ism = ex.attribute(model, locus, method="ism", target="CTCF", start=990, end=1190)
     cmp = ex.compare_ism_measured(ism, measured)                       # SNVs in the ISM window
     points, caption = scatter_data(cmp)                                # (explorer.variants only)
+    words = judge_comparison(cmp, output_kind=output_kind(model.card))  # what r, p and n mean
     track = ex.measured_matrix(measured, locus, 990, 1190)             # (4, L) like the ISM map
     variant = variant_at(ism, "T", 10)                                 # a clicked ISM cell
     ra = ex.ref_alt_attributions(model, locus, variant, "ism", "CTCF")  # ref, alt, diff aligned
@@ -47,7 +48,9 @@ from explorer.variants.measured import (
     ElementPlacement,
     compare_measured,
     find_element,
+    judge_comparison,
     load_measured_effects,
+    output_kind,
     place_measured,
 )
 
@@ -55,7 +58,7 @@ __all__ = [
     "parse_variants", "read_vcf", "read_measured_table",
     "variant_effect", "check_variants", "variant_window", "effects_from_ism",
     "load_measured_effects", "place_measured", "find_element", "ElementPlacement",
-    "compare_measured", "Comparison",
+    "compare_measured", "Comparison", "judge_comparison", "output_kind",
     "ref_alt_attributions", "RefAltAttribution", "VariantAlignment", "alternative_locus", "variant_at",
     "motif_changes", "describe_variant_effect", "variant_motif_report",
     "merge_measured", "variant_table_tsv",

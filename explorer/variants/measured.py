@@ -483,3 +483,87 @@ def compare_measured(predicted: pd.DataFrame, measured: pd.DataFrame, task: str 
                       spearman=rho, spearman_p=rhop,
                       n_unmatched_measured=int(len(meas) - len(joined)),
                       n_unmatched_predicted=int(len(pred) - len(joined)))
+
+
+# ---------------------------------------------------------------------------------------
+# what a comparison means
+# ---------------------------------------------------------------------------------------
+
+#: what a model's output can be declared to measure (optional model-card field ``output_kind``)
+OUTPUT_KINDS = {
+    "binding": "binding of a factor (e.g. ChIP-seq peaks)",
+    "accessibility": "chromatin accessibility (e.g. ATAC/DNase)",
+    "activity": "regulatory activity (e.g. MPRA or STARR-seq expression)",
+    "expression": "gene expression (e.g. RNA-seq or CAGE)",
+}
+#: what a measured-effects table measures unless its ``attrs["assay"]`` says otherwise
+#: (Kircher et al. 2019 saturation mutagenesis: log2 expression of an MPRA reporter)
+DEFAULT_ASSAY = "activity"
+
+
+def output_kind(card) -> str | None:
+    """A model card's declared ``output_kind`` (a key of :data:`OUTPUT_KINDS`), or None.
+
+    The field is optional; a card without it, or with a value not in :data:`OUTPUT_KINDS`,
+    gives None (nothing is guessed from the model's name or description).
+    """
+    value = (card or {}).get("output_kind") if hasattr(card or {}, "get") else None
+    value = str(value).strip().lower() if value is not None else None
+    return value if value in OUTPUT_KINDS else None
+
+
+def judge_comparison(comparison: Comparison, *, output_kind: str | None = None, assay: str = DEFAULT_ASSAY,
+                     description: str | None = None, alpha: float = 0.05) -> str:
+    """Say in words what a predicted-vs-measured comparison shows, from its n, r and p.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        Judged on its Pearson r, its p-value and n (Spearman's rho is reported beside).
+    output_kind : str, optional
+        What the model's output measures (:func:`output_kind` of its card); None: undeclared.
+    assay : str
+        What the measured table measures (a key of :data:`OUTPUT_KINDS`).
+    description : str, optional
+        The model card's description, quoted when ``output_kind`` is undeclared.
+    alpha : float
+        Significance level of the two-sided Pearson test.
+
+    Returns
+    -------
+    str
+        One or two sentences: whether the data show agreement (and how strong), then what
+        the model's declared output kind lets one expect of this assay.
+    """
+    n, r, p = comparison.n, comparison.pearson, comparison.pearson_p
+    if n < 3 or not np.isfinite(r) or not np.isfinite(p):
+        return (f"With n = {n} usable variants, the comparison cannot say whether the model agrees with the "
+                f"measurement.")
+    stats_text = f"r = {r:.2f}, p = {p:.2g}, n = {n}"
+    significant = p <= alpha
+    a = abs(r)
+    strength = "weak" if a < 0.3 else "moderate" if a < 0.6 else "strong"
+    if significant and r > 0:
+        verdict = f"The model's effects agree with the measured ones ({strength}ly; {stats_text})."
+    elif significant:
+        verdict = f"The model's effects run against the measured ones ({strength} negative correlation; {stats_text})."
+    else:
+        verdict = (f"The data show no significant agreement between the model and the measurement "
+                   f"({stats_text}; p > {alpha:g})")
+        verdict += ": with so few variants only a strong correlation could show." if n < 30 else "."
+    agrees = significant and r > 0 and a >= 0.3
+    measured_words = OUTPUT_KINDS.get(assay, assay)
+    if output_kind is None:
+        context = (f"The model card does not declare what the model's output measures (no `output_kind`), so "
+                   f"whether it should track {measured_words} is not known from the card")
+        context += f"; it describes the model as: \u201c{description.strip().rstrip('.')}\u201d" if description else ""
+        return f"{verdict} {context}."
+    model_words = OUTPUT_KINDS.get(output_kind, output_kind)
+    if output_kind == assay:
+        context = (f"The model predicts {model_words}, the same kind of quantity as measured here, so "
+                   + ("this supports the model." if agrees else "this is evidence against the model at this element."))
+    else:
+        context = (f"The model predicts {model_words}, while the table measures {measured_words}; "
+                   + ("the two agree here although they measure different things." if agrees else
+                      "the two need not move together, so this does not by itself show the model is wrong."))
+    return f"{verdict} {context}"

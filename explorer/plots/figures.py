@@ -1,0 +1,182 @@
+"""The explorer's composed figures: locus overview, attribution tracks, ISM heatmap, variant
+logos and the measured-vs-predicted comparison (HoloViews; no state, no model).
+
+Every builder takes results or plain arrays and returns HoloViews objects whose x axis is the
+1-based genome position. Linking (streams, DynamicMaps) is the views' business, in
+:mod:`explorer.ui`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+
+from explorer.plots.tracks import (MAX_LOGO_POSITIONS, X_DIM, annotation_boxes, base_spikes,
+                                   ism_rectangles, logo_polygons, seqlet_boxes)
+from explorer.plots.transforms import visible_indices
+
+TASK_COLORS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
+
+
+class Overview(NamedTuple):
+    """The two overview plots; ``picker`` (or None) carries the box-select and tap tools."""
+
+    scores: hv.Overlay
+    genes: hv.Overlay
+    picker: hv.Points | None
+
+
+def overview(locus, predictions: pd.DataFrame | None, window, tasks: list[str]) -> Overview:
+    """Model scores along the locus (one curve per task) over the gene annotation.
+
+    The current window is shaded. x: 1-based positions on ``locus.chrom``.
+    """
+    start, end = locus.start, locus.end
+    layers = []
+    if predictions is not None and len(predictions):
+        centre = (predictions["genome_start"] + (predictions["end"] - predictions["start"]) / 2).to_numpy() + 0.5
+        for i, task in enumerate(tasks):
+            if task in predictions:
+                layers.append(hv.Curve((centre, predictions[task].to_numpy()), X_DIM, hv.Dimension("score", label="Model score"),
+                                       label=task).opts(color=TASK_COLORS[i % len(TASK_COLORS)], line_width=1.5,
+                                                        tools=["hover"]))
+    curves = hv.Overlay(layers) if layers else hv.Curve([], X_DIM, "score")
+    picker = None
+    if predictions is not None and len(predictions):
+        # invisible points under the curves: they carry the box-select and tap tools
+        first = next(iter(tasks))
+        picker = hv.Points((centre, predictions[first].to_numpy()), [X_DIM, "score"]).opts(
+            alpha=0, nonselection_alpha=0, selection_alpha=0, size=1,
+            tools=["xbox_select", "tap"], active_tools=["xbox_select"])
+        curves = curves * picker
+    if window is not None:
+        curves = curves * hv.VSpan(window.start + 0.5, window.end + 0.5).opts(color="#7b3294", alpha=0.15)
+    genes = annotation_boxes(locus.annotations, start, end)
+    top = curves.opts(hv.opts.Overlay(
+        height=190, responsive=True, xlim=(start + 0.5, end + 0.5), legend_position="top_left",
+        title=f"Locus {locus.chrom}:{start + 1:,}-{end:,}: model score in sliding windows "
+              f"(click or drag to choose the window)", show_grid=True,
+        xformatter="%d", toolbar="right"))
+    bottom = genes.opts(hv.opts.Overlay(height=110, responsive=True, xlim=(start + 0.5, end + 0.5), ylim=(-1.8, 1.3),
+                                        title="Genes, exons (dark) and repeats (grey)", toolbar=None))
+    return Overview(top, bottom, picker)
+
+
+def attribution_tracks(att, seqlets: pd.DataFrame | None, labels: list[str], x_range: tuple[float, float],
+                       title: str = "") -> hv.Overlay:
+    """The logo (narrow view) or per-base bars (wide view) of ``att`` for ``x_range``.
+
+    Parameters
+    ----------
+    att : explorer.Attribution
+    seqlets : DataFrame or None
+        With ``genome_start``/``genome_end`` (0-based), drawn as labelled boxes.
+    labels : list of str
+        One label per seqlet (its best motif match).
+    x_range : (float, float)
+        Visible 1-based positions; decides between letters and bars (and sets ``xlim``).
+    title : str
+        Plot title.
+    """
+    first = att.genome_start + 1
+    L = len(att)
+    contribution = att.contribution.numpy()
+    lo, hi = visible_indices(x_range, first, L, margin=1)
+    label = "attribution"
+    if hi - lo <= MAX_LOGO_POSITIONS:
+        matrix = contribution[:, lo:hi]
+        track = logo_polygons(matrix, first + lo, label=label)
+        spikes = base_spikes(np.zeros(0), "", first, label=label)
+        ymax = float(np.abs(matrix).sum(axis=0).max()) if matrix.size else 1.0
+    else:
+        track = logo_polygons(np.zeros((4, 0)), first, label=label)
+        per_base = att.per_base
+        spikes = base_spikes(per_base, att.sequence, first, label=label)
+        ymax = float(np.abs(per_base).max()) if L else 1.0
+    ymax = ymax or 1.0
+    boxes = seqlet_boxes(seqlets, labels, ymax * 1.08, ymax * 0.12)
+    return (spikes * track * boxes).opts(
+        hv.opts.Overlay(ylim=(-ymax * 1.1, ymax * 1.45), responsive=True, height=260, show_grid=False,
+                        ylabel="Contribution", xlabel="Position (1-based)", active_tools=["wheel_zoom"],
+                        toolbar="right", xlim=tuple(x_range), framewise=True, title=title)
+    )
+
+
+def ism_heatmap(ism) -> hv.Rectangles:
+    """ISM heatmap of an ISM Attribution (rows A, C, G, T; x: 1-based positions)."""
+    return ism_rectangles(ism.values.numpy(), ism.sequence, ism.genome_start + 1).opts(
+        responsive=True, height=210, xlabel="Position (1-based)", ylabel="Substituted base",
+        title="ISM: change in the target when each base is substituted (click a cell)", toolbar="right")
+
+
+def stacked(panels: list) -> hv.Layout:
+    """Plots one above the other sharing the x axis (e.g. a logo over its ISM heatmap)."""
+    return hv.Layout(list(panels)).cols(1).opts(shared_axes=True)
+
+
+def refalt_logos(label: str, first_position: int, variant_offset: int, matrices: list[tuple[str, np.ndarray]],
+                 flank: int = 40) -> hv.Layout:
+    """Reference, alternative and difference logos of one variant, stacked on one x axis.
+
+    Parameters
+    ----------
+    label : str
+        The variant in words (e.g. ``"C>T at 30,211"``), in every title.
+    first_position : int
+        1-based genome position of column 0 of every matrix.
+    variant_offset : int
+        Column of the variant (0-based); it is shaded, and ``flank`` columns each side are shown.
+    matrices : list of (title, (4, L) array)
+    """
+    centre = first_position + variant_offset
+    panels = []
+    for title, matrix in matrices:
+        matrix = np.asarray(matrix, dtype=float)
+        lo = max(0, variant_offset - flank)
+        hi = min(matrix.shape[1], variant_offset + flank + 1)
+        m = matrix[:, lo:hi]
+        ymax = float(np.abs(m).sum(axis=0).max()) if m.size else 0.0
+        ymax = ymax or 1.0
+        marker = hv.VSpan(centre - 0.5, centre + 0.5).opts(color="#7b3294", alpha=0.12)
+        panels.append((logo_polygons(m, first_position + lo) * marker).opts(
+            hv.opts.Overlay(title=f"{title}: {label}", height=170, responsive=True,
+                            ylim=(-ymax * 1.1, ymax * 1.1), ylabel="contribution", xlabel="Position (1-based)")))
+    return stacked(panels)
+
+
+def measured_tracks(positions: np.ndarray, measured_mean: np.ndarray, ism_positions: np.ndarray,
+                    ism_per_base: np.ndarray, task: str) -> hv.Layout:
+    """Measured effect per base over the model's per-base ISM importance, on one x axis.
+
+    Parameters
+    ----------
+    positions, measured_mean : numpy.ndarray, shape ``(L,)``
+        1-based positions and the mean measured substitution effect (NaN: none measured;
+        drawn as 0). The x range spans the measured positions, 5 bp beyond each side.
+    ism_positions, ism_per_base : numpy.ndarray, shape ``(M,)``
+        1-based positions and ``Attribution.per_base`` of the ISM map (how much each
+        reference base matters: minus the mean substitution effect).
+    task : str
+    """
+    measured_mean = np.asarray(measured_mean, dtype=float)
+    track = hv.Spikes(pd.DataFrame({"position": np.asarray(positions), "measured": np.nan_to_num(measured_mean)}),
+                      X_DIM, "measured").opts(color="#444", line_width=2, responsive=True, height=150,
+                                              title="Measured effect (mean of substitutions, log2)",
+                                              tools=["hover"])
+    predicted = hv.Spikes(pd.DataFrame({"position": np.asarray(ism_positions), "ISM": np.asarray(ism_per_base, float)}),
+                          X_DIM, "ISM").opts(color="#7b3294", line_width=2, responsive=True, height=150,
+                                             title=f"Model: mean ISM effect ({task})", tools=["hover"])
+    has = np.isfinite(measured_mean)
+    shown = np.asarray(positions)[has] if has.any() else np.asarray(positions)
+    xlim = (shown.min() - 5, shown.max() + 5)
+    return stacked([track.opts(xlim=xlim), predicted.opts(xlim=xlim)])
+
+
+def measured_scatter(points: pd.DataFrame, value: str, task: str, n: int) -> hv.Scatter:
+    """Predicted (``x``) vs measured (``y``) effect, one point per variant (from ``scatter_data``)."""
+    return hv.Scatter(points, "x", ["y", "label", "kind"]).opts(
+        tools=["hover"], size=5, alpha=0.6, color="#7b3294", height=320, width=380,
+        xlabel=f"Predicted effect ({value}, {task})", ylabel="Measured effect (log2)", title=f"n = {n}")
