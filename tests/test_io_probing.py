@@ -123,16 +123,21 @@ def test_traced_model_and_its_length(tmp_path):
     _check_ism(model, 90, 1)
 
 
-def test_fixed_length_model_is_found_from_its_own_error(tmp_path):
-    net = _seeded(FixedLength, 249)
+@pytest.mark.parametrize("length", [249, 2114, 310])
+def test_fixed_length_model_is_found_from_its_own_error(tmp_path, length):
+    # max-pooling by 4 before the flatten: 249 is the shortest of 249-252, which all fit;
+    # 2114 and 2113-2116 likewise (2114, a common length, is the one kept); 310 is solved
+    net = _seeded(FixedLength, length)
     torch.jit.save(torch.jit.script(net), str(tmp_path / "fixed.pt"))
     model = ex.load_model(tmp_path / "fixed.pt")
-    assert model.input_length == 249 and model.min_length == 249
-    assert "takes inputs of exactly 249 bp" in model.report
-    assert len(model.facts.probes) <= 20  # found by solving the linear layer's shape, not by scanning
-    _check_ism(model, 249, "task 0")
-    with pytest.raises(ValueError, match="exactly 249 bp; got 200 bp: choose a window of at least 249 bp"):
-        ex.attribute(model, "A" * 200, "ism", 0, cache=False)
+    want = {249: 249, 2114: 2114, 310: 309}[length]  # (309 - 9) // 4 == (310 - 9) // 4
+    assert model.input_length == want and model.min_length == want
+    assert f"takes inputs of exactly {want:,} bp" in model.report
+    assert len(model.facts.probes) <= 24  # found by solving the linear layer's shape, not by scanning
+    if length == 249:
+        _check_ism(model, 249, "task 0")
+        with pytest.raises(ValueError, match="exactly 249 bp; got 200 bp: choose a window of at least 249 bp"):
+            ex.attribute(model, "A" * 200, "ism", 0, cache=False)
 
 
 def test_cropped_profile_model(tmp_path):
@@ -150,8 +155,8 @@ def test_tuple_output_model_defaults_to_its_counts_head(tmp_path):
     model = ex.load_model(tmp_path / "tuple.pt")
     assert model.facts.output_type == "tuple"
     assert [h["name"] for h in model.facts.heads] == ["output 0", "output 1"]
-    assert "returns a tuple of 2 heads: output 0 (2x1000: a profile per channel), output 1 (1: one score" \
-        in model.report
+    assert ("returns a tuple of 2 heads (output 0: a profile of 1,000 positions for each of 2 channels; "
+            "output 1: 1 score)") in model.report
     assert ex.resolve_target(model, None, length=80).output == 1
     _check_ism(model, 80)  # the counts head
     _check_ism(model, 80, "output 0:1", reduce="sum", window=(30, 50))

@@ -350,6 +350,9 @@ def build_model(net: nn.Module, file_card: dict, overrides: dict | None = None, 
             raise ModelLoadError(f"{Path(source).name}: without running the model (check_output=False) its "
                                  f"card must name its outputs (tasks)")
     model = ExplorerModel(net, merged, source=source, kind=kind)
+    if facts is not None and merged.get("heads") and len(merged["heads"]) == len(facts.heads):
+        for head, declared in zip(facts.heads, merged["heads"]):  # say the heads' given names
+            head["name"] = str(declared.get("name", head["name"]) if isinstance(declared, dict) else declared)
     model.facts = facts
     model.report = facts.describe() if facts is not None else ""
     return model

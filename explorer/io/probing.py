@@ -70,21 +70,22 @@ class ModelFacts:
     seconds: float = 0.0
 
     def describe(self) -> str:
-        """One paragraph in words: lengths, then outputs."""
+        """One sentence in words: lengths, then outputs (their shapes at ``probe_length``)."""
         if self.input_length is not None:
             lengths = f"takes inputs of exactly {self.input_length:,} bp"
         else:
             lengths = f"takes any length from {self.min_length:,} bp"
         parts = []
         for h in self.heads:
-            shape = "x".join(str(v) for v in h["shape"][1:])
-            kind = "a profile per channel" if h["per_position"] else "one score per channel"
-            name = f"{h['name']} " if h["name"] else ""
-            parts.append(f"{name}({shape}: {kind})")
+            n = h["shape"][1]
+            what = (f"a profile of {h['shape'][2]:,} position{'s' if h['shape'][2] > 1 else ''} for each of "
+                    f"{n} channel{'s' if n > 1 else ''}" if h["per_position"]
+                    else f"{n} score{'s' if n > 1 else ''}")
+            parts.append(f"{h['name']}: {what}" if h["name"] else what)
         outputs = ("returns " + parts[0]) if self.output_type == "tensor" else (
-            f"returns a {self.output_type} of {len(parts)} heads: " + ", ".join(parts))
-        return (f"The model {lengths} and {outputs} (found by running it {len(self.probes)} times in "
-                f"{self.seconds:.1f} s).")
+            f"returns a {self.output_type} of {len(parts)} heads ({'; '.join(parts)})")
+        return (f"The model {lengths} and {outputs}, found by running it {len(self.probes)} "
+                f"time{'s' if len(self.probes) > 1 else ''} in {self.seconds:.1f} s.")
 
     def to_card(self) -> dict:
         """Card entries for what was found (``min_length``, ``input_length``, ``heads``)."""
@@ -254,9 +255,13 @@ def find_lengths(net: nn.Module, device: torch.device, *, hint: int | None = Non
                 f"the model failed on every input length tried ({lengths} bp). Its own error at "
                 f"{first:,} bp: {errors[first]}. If it takes one fixed length, give that length "
                 f"(input length); check it takes one-hot DNA (N, 4, L) in ACGT order.")
-    if ok(anchor + 1) is None:
-        # one fixed length; pooling may round a few lengths to the same size: take the shortest
-        while anchor > 1 and within_budget():
+    # free length only if lengths well apart work too: pooling before a flatten rounds a few
+    # neighbouring lengths to the same size, which a single +1 probe would take for freedom
+    if ok(anchor + 1) is None or ok(anchor + 101) is None:
+        # one fixed length; a length found by solving or from an error message may be one of a
+        # few that pooling rounds together: take the shortest (a common length is kept as is)
+        keep = anchor in COMMON_LENGTHS + ANCHOR_LENGTHS
+        while not keep and anchor > 1 and within_budget():
             shorter = ok(anchor - 1)
             if shorter is None:
                 break
@@ -304,6 +309,15 @@ def inspect_model(net: nn.Module, device: torch.device | str = "cpu", *, input_l
             raise NoLengthFits(f"the model fails on the given {what} of {given:,} bp: {model_error_text(exc)}")
         probes = [(given, True)]
         found_min, found_fixed, probe = given, (int(input_length) if input_length else None), given
+        _kind, first_heads = describe_heads(y)
+        shortest = min((h["shape"][2] for h in first_heads if h["per_position"]), default=None)
+        if not input_length and shortest is not None and shortest < 1000:
+            # describe profiles at the length that gives 1,000 output positions (BPNet: 2,114 in)
+            length = given + 1000 - shortest
+            longer, exc = _runner(net, device)(length)
+            probes.append((length, exc is None))
+            if exc is None:
+                y, probe = longer, length
     else:
         found_min, found_fixed, y, probe, probes = find_lengths(net, device, **bounds)
     kind, heads = describe_heads(y)
