@@ -318,7 +318,7 @@ def test_upload_a_cardless_tuple_output_model(own_state, tmp_path):
     assert len(s.param.task.objects) == 3 and s.model.tasks == []
     assert "output 1" in s.model_summary and "profile" in s.model_summary
     assert s.message_kind == "success" and "tuple of 2 heads" in s.message
-    assert s.predictions is not None and len(s.predictions)
+    assert s.predictions is not None and "output 1" in s.predictions  # the overview scores the default head
     s.region = str(s.locus.subregion(s.locus.start + 500, s.locus.start + 700).region)
     res = s.compute("ism", with_motifs=False)
     assert res.values.shape == (4, 200) and "output 1" in res.target
@@ -417,6 +417,9 @@ def test_messages_use_the_apps_words():
                      "trusted=True (in the app: tick 'I trust this file'); better, export it as TorchScript.")
     assert "trusted=True" not in text and "weights_only" not in text and "tick 'I trust this file'" in text
     assert "max_steps" not in app_words("not converged even with n_steps=256; raise max_steps, or read the map")
+    text = app_words("ConvMax declares no structure (model card 'structure', see explorer.attribution.structure), "
+                     "so receptive-field-local ISM cannot be used; plain ISM works for any model")
+    assert "explorer." not in text and "plain ISM was used" in text
 
 
 def test_the_seqlet_threshold_shows_how_many_seqlets_each_setting_gives(explorer_app):

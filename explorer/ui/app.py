@@ -119,8 +119,7 @@ class Explorer(pn.viewable.Viewer):
             pn.widgets.Select.from_param(p.seqlet_null),
             pn.widgets.FloatInput.from_param(p.seqlet_threshold, step=0.005, format="0.[0000]"),
         )
-        upload_rows = [pn.Column(pn.pane.Markdown(f"**{w.name}**", margin=(0, 5)), w, margin=(0, 0, 6, 0))
-                       for w in self.uploads.values()]
+        upload_rows = [pn.Column(w, margin=(0, 0, 4, 0)) for w in self.uploads.values()]
         self.sidebar = pn.Column(
             pn.pane.Markdown("### What to explain"),
             self.w_task, self.w_method, self.w_bookmark, self.w_region,
@@ -151,7 +150,9 @@ class Explorer(pn.viewable.Viewer):
         self.overview_top = pn.pane.HoloViews(pn.bind(lambda f: f and f.scores, figures),
                                               sizing_mode="stretch_width", linked_axes=False)
         self.overview_genes = pn.pane.HoloViews(pn.bind(lambda f: f and f.genes, figures),
-                                                sizing_mode="stretch_width", linked_axes=False)
+                                                sizing_mode="stretch_width", linked_axes=False,
+                                                visible=pn.bind(lambda locus: locus is not None and
+                                                                len(locus.annotations) > 0, p.locus))
         self.tracks = pn.pane.HoloViews(pn.bind(self._tracks, p.attribution, p.ism, p.motifs),
                                         sizing_mode="stretch_width", linked_axes=False)
         self.substitution = pn.pane.Markdown(pn.bind(self._substitution, p.substitution, p.attribution, p.ism),

@@ -47,10 +47,12 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
             raise PermissionError(
                 f"the {what} {path} lies outside the folders this app may read "
                 f"({', '.join(str(r) for r in roots)}); start the app with "
-                f"{DATA_DIRS_ENV}=/your/folder to allow another folder"
+                f"{DATA_DIRS_ENV}=/your/folder to allow another folder, or upload the file under "
+                f"'Your files'"
             )
     raise FileNotFoundError(
-        f"no {what} {path!s} under the folders this app may read ({', '.join(str(r) for r in roots)})"
+        f"no {what} {path!s} under the folders this app may read ({', '.join(str(r) for r in roots)}); "
+        f"upload it under 'Your files'"
     )
 
 

@@ -68,6 +68,11 @@ APP_WORDS = [
     (r"(?:[Pp]ass|[Gg]ive) heads=\[[^\]]*\]", "type the head names under Model: what was found"),
     (r"(?:[Pp]ass|[Gg]ive) input_length=\S+", "type the input length under Model: what was found"),
     (r"\(check_output=False\)", ""),
+    (r"declares no structure \(model card 'structure', see explorer\.attribution\.structure\), so "
+     r"receptive-field-local ISM cannot be used; plain ISM works for any model",
+     "declares no layer structure, so the fast ISM engine does not apply: plain ISM was used (exact, slower)"),
+    (r"use method='ig'", "use Integrated gradients"),
+    (r"head_rule='ig' needs", "the integrated-gradients head rule needs"),
     (r"raise max_steps", "use more IG steps"),
     (r"n_steps=(\d+)", r"\1 IG steps"),
     (r"trusted=True", "'I trust this file'"),
@@ -188,13 +193,13 @@ def _read_locus(path: Path, region) -> "ex.Locus":
 _PREDICTIONS: dict[tuple, pd.DataFrame] = {}
 
 
-def _predictions(model, locus, size: int, step: int) -> pd.DataFrame:
+def _predictions(model, locus, size: int, step: int, output: int | None = None) -> pd.DataFrame:
     hash_of = getattr(model, "content_hash", None)
-    key = (hash_of() if hash_of else id(model), str(locus.region), hash(locus.sequence), size, step)
+    key = (hash_of() if hash_of else id(model), str(locus.region), hash(locus.sequence), size, step, output)
     if key not in _PREDICTIONS:
         if len(_PREDICTIONS) >= 32:
             _PREDICTIONS.clear()
-        _PREDICTIONS[key] = ex.predict(model, locus, window=size, step=step)
+        _PREDICTIONS[key] = ex.predict(model, locus, window=size, step=step, output=output)
     return _PREDICTIONS[key]
 
 
@@ -546,7 +551,13 @@ class ExplorerState(param.Parameterized):
         try:
             size = int(self.model.input_length or max(self.model.min_length, 200))
             step = max(size // 4, (len(self.locus) - size) // 1500 + 1)
-            self.predictions = _predictions(self.model, self.locus, size, step)
+            # the overview scores the head of the default target (for (profile, counts): counts)
+            output = ex.resolve_target(self.model, None).output
+            frame = _predictions(self.model, self.locus, size, step, output)
+            scores = [c for c in frame.columns if c not in ("start", "end", "genome_start")]
+            if output is not None and len(scores) == 1 and self.param.task.objects:
+                frame = frame.rename(columns={scores[0]: self.param.task.objects[0]})
+            self.predictions = frame
         except Exception as exc:  # noqa: BLE001
             self.predictions = None
             self._fail("score the locus for the overview", exc)
@@ -677,7 +688,7 @@ class ExplorerState(param.Parameterized):
         if d.get("sliding"):
             parts.append(str(d.get("sliding")))
         for w in d.get("warnings") or []:
-            parts.append(f"warning: {w}")
+            parts.append(f"warning: {app_words(str(w))}")
         return " · ".join(parts)
 
     # -- the visible range and progressive ISM ---------------------------------------------
