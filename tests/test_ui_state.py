@@ -422,8 +422,10 @@ def test_messages_use_the_apps_words():
     assert "explorer." not in text and "plain ISM was used" in text
 
 
-def test_the_seqlet_threshold_shows_how_many_seqlets_each_setting_gives(explorer_app):
-    s = explorer_app.state
+def test_the_seqlet_threshold_shows_how_many_seqlets_each_setting_gives(state, explorer_app):
+    s = state
+    s.method = "ig"
+    s.set_region(DEFAULT_REGION)  # the module's IG result, with its motifs
     assert s.motifs is not None and set(s.motifs.counts) == {0.001, 0.01, 0.05}
     n = dict(s.motifs.counts)  # not monotonic in general: a looser threshold can merge sites
     assert n[0.01] == len(s.motifs.seqlets)

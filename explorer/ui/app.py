@@ -398,7 +398,7 @@ class Explorer(pn.viewable.Viewer):
         """A new seqlet threshold or background: call the seqlets of the shown map again."""
         s = self.state
         att = s.attribution
-        if att is None or s.job.partial is not None or s.busy:
+        if att is None or s.busy or (att.diagnostics or {}).get("partial"):
             return
         job = s.shown_job()
         if not in_session():

@@ -552,11 +552,12 @@ class ExplorerState(param.Parameterized):
             size = int(self.model.input_length or max(self.model.min_length, 200))
             step = max(size // 4, (len(self.locus) - size) // 1500 + 1)
             # the overview scores the head of the default target (for (profile, counts): counts)
-            output = ex.resolve_target(self.model, None).output
+            default = self.param.task.objects[0] if self.param.task.objects else None
+            output = ex.resolve_target(self.model, default).output if default is not None else None
             frame = _predictions(self.model, self.locus, size, step, output)
             scores = [c for c in frame.columns if c not in ("start", "end", "genome_start")]
-            if output is not None and len(scores) == 1 and self.param.task.objects:
-                frame = frame.rename(columns={scores[0]: self.param.task.objects[0]})
+            if output is not None and len(scores) == 1:
+                frame = frame.rename(columns={scores[0]: default})
             self.predictions = frame
         except Exception as exc:  # noqa: BLE001
             self.predictions = None
