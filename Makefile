@@ -23,7 +23,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/panel serve app.py --address 127.0.0.1 --port $(PORT) --allow-websocket-origin=127.0.0.1:$(PORT) --allow-websocket-origin=localhost:$(PORT)
+	$(VENV)/bin/panel serve app.py --address 127.0.0.1 --port $(PORT) --allow-websocket-origin=127.0.0.1:$(PORT) --allow-websocket-origin=localhost:$(PORT) \
+		--websocket-max-message-size 300000000
 
 test: install
 	$(PY) -m pytest -q

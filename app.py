@@ -1,7 +1,9 @@
 """Serve the explorer on the sample model and locus: ``panel serve app.py`` (or ``make demo``).
 
 Files the page may read: ``sample_data/`` plus the folders in ``$EXPLORER_DATA_DIRS``
-(separated by ``:``).
+(separated by ``:``), and the files a session uploads (into its own folder in the cache).
+Uploads travel over the websocket: serve with ``--websocket-max-message-size 300000000`` (as
+``make demo`` does) to accept files up to the limits of :data:`explorer.ui.files.UPLOAD_LIMITS`.
 """
 
 import explorer as ex

@@ -54,6 +54,7 @@ _API = {
     "parse_region": "explorer.io.loci",
     "Region": "explorer.io.loci",
     "load_model": "explorer.io.models",
+    "cache_root": "explorer.io.cards",
     "register_architecture": "explorer.io.registry",
     "save_checkpoint": "explorer.io.models",
     "export_torchscript": "explorer.io.models",

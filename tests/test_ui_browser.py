@@ -184,3 +184,46 @@ def test_the_url_holds_region_task_and_method(server, page):
     box.press("Enter")
     page.wait_for_function("() => window.location.search.includes('38%2C414') || "
                            "decodeURIComponent(window.location.search).includes('38,414')", timeout=30_000)
+
+
+def test_upload_a_cardless_model_and_a_fasta_then_ism_shows_the_logo(server, page, artifacts_dir, tmp_path):
+    """Bring your own model: a cardless TorchScript CNN and a FASTA, dropped on the page."""
+    import numpy as np
+    import torch
+
+    class ConvMax(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv1d(4, 8, 9, padding=4)
+            self.conv2 = torch.nn.Conv1d(8, 2, 5, padding=2)
+
+        def forward(self, x):
+            return self.conv2(torch.relu(self.conv1(x))).amax(-1)
+
+    torch.manual_seed(0)
+    model_path = tmp_path / "my_cnn.pt"
+    torch.jit.save(torch.jit.script(ConvMax().eval()), str(model_path))
+    rng = np.random.default_rng(0)
+    seq = "".join(rng.choice(list("ACGT"), 600))
+    fasta = tmp_path / "my_element.fa"
+    fasta.write_text(">my_element\n" + "\n".join(seq[i:i + 60] for i in range(0, 600, 60)) + "\n")
+
+    page.set_viewport_size({"width": 1500, "height": 1900})
+    page.goto(server, timeout=120_000)
+    _wait_text(page, "Done:", 240)
+    files = page.locator("input[type=file]")
+    files.nth(0).set_input_files(str(model_path))
+    _wait_text(page, "Loaded model", 60)
+    _wait_text(page, "Model: what was found (my_cnn)", 30)
+    files.nth(1).set_input_files(str(fasta))
+    _wait_text(page, "Loaded my_element.fa", 60)
+    assert page.locator("input[type=text]").first.input_value() == "my_element:1-600"
+    method = page.locator("select", has=page.locator("option", has_text="ISM (in-silico mutagenesis)"))
+    method.first.select_option(label="ISM (in-silico mutagenesis)")
+    _wait_text(page, "Done: ISM (in-silico mutagenesis) for task 0", 240)
+    page.wait_for_timeout(1500)
+    tracks = _track(page, "ISM (in-silico mutagenesis) for task 0")
+    assert tracks, _plots(page)
+    assert "MultiPolygons" in tracks[-1]["glyphs"] or "Patches" in tracks[-1]["glyphs"], tracks
+    assert page.get_by_text("CTCF site (default)").count() == 0  # the sample's bookmarks are gone
+    page.screenshot(path=str(artifacts_dir / "browser_upload_model_fasta.png"), full_page=True)

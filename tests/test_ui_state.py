@@ -248,3 +248,191 @@ def test_ism_chunks_are_shown_as_they_arrive(state, explorer_app):
     assert float(state.attribution.values.sum()) == pytest.approx(800 + 800)
     assert state.ism is state.attribution and state.job.partial is state.attribution
     assert state.job.chunks_seen == 2
+
+
+# -- bring your own model and files (issue 13, item 6) ----------------------------------------
+class _ProfileAndCounts(torch.nn.Module):
+    """BPNet-like tuple output: (profile (N, 2, L), counts (N, 1)); any length."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(4, 2, 11, padding=5)
+        self.counts = torch.nn.Linear(2, 1)
+
+    def forward(self, x):
+        profile = self.conv(x)
+        return profile, self.counts(torch.logsumexp(profile, -1))
+
+
+class _FixedLength(torch.nn.Module):
+    """Valid convolution, pooling, flatten, linear: only 249 bp fit."""
+
+    def __init__(self, length: int = 249):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(4, 6, 10)
+        self.pool = torch.nn.MaxPool1d(4)
+        self.linear = torch.nn.Linear(6 * ((length - 9) // 4), 2)
+
+    def forward(self, x):
+        return self.linear(torch.flatten(self.pool(torch.relu(self.conv(x))), 1))
+
+
+class _AlwaysFails(torch.nn.Module):
+    def forward(self, x):
+        torch._assert(x.shape[0] < 0, "this model refuses every input")
+        return x
+
+
+def _scripted_bytes(cls, tmp_path, name) -> bytes:
+    """A cardless TorchScript file of a seeded ``cls()``, as the bytes a browser uploads."""
+    torch.manual_seed(0)
+    path = tmp_path / name
+    torch.jit.save(torch.jit.script(cls().eval()), str(path))
+    return path.read_bytes()
+
+
+def _fasta(name: str, n: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    seq = "".join(rng.choice(list("ACGT"), n))
+    return (f">{name} a test record\n" + "\n".join(seq[i:i + 60] for i in range(0, n, 60)) + "\n").encode()
+
+
+@pytest.fixture()
+def own_state(explorer_app):
+    """A fresh state on the sample model and a short stretch of the sample locus (its own
+    upload folder in this test's cache)."""
+    s = explorer_app.state
+    locus = s.locus.subregion(s.window.start - 1000, s.window.end + 1000)
+    return ex.ExplorerState(model=s.model, locus=locus, roots=[SAMPLE_DATA])
+
+
+def test_upload_a_cardless_tuple_output_model(own_state, tmp_path):
+    s = own_state
+    assert s.upload("model", "../my model (v2).pt", _scripted_bytes(_ProfileAndCounts, tmp_path, "m.pt"))
+    saved = s.upload_dir / "my_model_v2_.pt"
+    assert saved.is_file() and s.upload_dir.resolve() in s.roots
+    assert s.upload_dir.parent.name == "uploads"
+    # the targets come from ex.target_choices: the counts head (named by position) first, then
+    # the profile's channels
+    assert s.param.task.objects == ex.target_choices(s.model) and s.task == "output 1"
+    assert len(s.param.task.objects) == 3 and s.model.tasks == []
+    assert "output 1" in s.model_summary and "profile" in s.model_summary
+    assert s.message_kind == "success" and "tuple of 2 heads" in s.message
+    assert s.predictions is not None and "output 1" in s.predictions  # the overview scores the default head
+    s.region = str(s.locus.subregion(s.locus.start + 500, s.locus.start + 700).region)
+    res = s.compute("ism", with_motifs=False)
+    assert res.values.shape == (4, 200) and "output 1" in res.target
+
+
+def test_corrections_reload_the_model_and_save_its_card(own_state, tmp_path):
+    s = own_state
+    assert s.upload("model", "pc.pt", _scripted_bytes(_ProfileAndCounts, tmp_path, "pc.pt"))
+    s.fix_heads = "profile, counts"
+    assert s.load_model(corrections=True), s.message
+    assert s.task == "counts" and all(t == "counts" or t.startswith("profile:") for t in s.param.task.objects)
+    where = s.save_card()
+    assert where is not None and where.is_file() and str(where) in s.message
+    card = json.loads(where.read_text())
+    assert [h if isinstance(h, str) else h["name"] for h in card["heads"]] == ["profile", "counts"]
+    # the next load of the file reads the card, with no corrections typed
+    s.fix_heads = ""
+    assert s.load_model() and "profile" in s.fix_heads
+
+
+def test_a_fixed_length_model_sizes_the_window(own_state, tmp_path):
+    s = own_state
+    old = s.window
+    centre = (old.start + old.end) // 2
+    assert s.upload("model", "fixed.pt", _scripted_bytes(_FixedLength, tmp_path, "fixed.pt")), s.message
+    assert s.model.input_length == 249 and "exactly 249 bp" in s.model_summary
+    assert len(s.window) % 249 == 0 and len(s.window) <= len(old)
+    assert abs((s.window.start + s.window.end) // 2 - centre) <= 1
+    window = s.window
+    s.region = str(s.locus.subregion(s.locus.start + 10, s.locus.start + 110).region)
+    assert s.window is window and "at least 249 bp" in s.message
+    # a corrected input length that the model does not take: the model and the window stay
+    model = s.model
+    s.fix_input_length = 300
+    assert s.load_model(corrections=True) is False
+    assert s.model is model and s.window is window and s.message_kind == "danger"
+
+
+def test_a_card_that_contradicts_the_model_keeps_the_state(own_state, tmp_path):
+    s = own_state
+    model, window = s.model, s.window
+    s.upload_dir.mkdir(parents=True)
+    (s.upload_dir / "fixed.card.json").write_text(json.dumps({"tasks": ["a", "b", "c", "d", "e"]}))
+    assert s.upload("model", "fixed.pt", _scripted_bytes(_FixedLength, tmp_path, "fixed.pt")) is False
+    assert s.model is model and s.window is window
+    assert "2 output channels" in s.message and "5 tasks" in s.message
+    assert s.model_path != str(s.upload_dir / "fixed.pt")
+
+
+def test_bad_uploads_keep_the_state_and_say_why(own_state, tmp_path):
+    s = own_state
+    model, window, locus = s.model, s.window, s.locus
+    s.upload_limits["model"] = 1000
+    big = _scripted_bytes(_ProfileAndCounts, tmp_path, "big.pt")
+    assert len(big) > 1000
+    assert s.upload("model", "big.pt", big) is False
+    assert "at most 1000 bytes" in s.message and not (s.upload_dir / "big.pt").exists()
+    assert s.upload("model", "hello.pt", b"hello") is False
+    assert "not a PyTorch model file" in s.message
+    s.upload_limits["model"] = 10 * 2**20
+    assert s.upload("model", "fails.pt", _scripted_bytes(_AlwaysFails, tmp_path, "fails.pt")) is False
+    assert "refuses every input" in s.message or "length" in s.message
+    assert s.upload("locus", "junk.fa", b"this is no sequence file\n") is False
+    assert s.upload("meme", "junk.meme", b"nothing\n") is False
+    assert s.model is model and s.window is window and s.locus is locus
+    for words in ("tasks=[", "max_steps", "trusted=True", "explorer.save_checkpoint"):
+        assert words not in s.message
+
+
+def test_a_locus_of_another_record_resets_region_and_bookmarks(own_state, tmp_path):
+    s = own_state
+    assert "HBB promoter" in s.param.bookmark.objects
+    assert s.upload("locus", "my locus.fa.gz", __import__("gzip").compress(_fasta("myseq", 5000))), s.message
+    assert s.locus.chrom == "myseq" and len(s.locus) == 5000
+    assert str(s.window.region) == str(ex.Region("myseq", 1500, 3500)) and s.region == str(s.window.region)
+    assert s.param.bookmark.objects == ["Centre of myseq"] and s.bookmark == "Centre of myseq"
+    assert "HUMHBB" not in s.message
+    # a fixed-length model on the new record: a window of its length, centred
+    assert s.upload("model", "fixed.pt", _scripted_bytes(_FixedLength, tmp_path, "fixed.pt"))
+    assert s.upload("locus", "other.fa", _fasta("other", 3000, seed=1))
+    assert s.locus.chrom == "other" and len(s.window) == 249
+    assert s.window.start == (3000 - 249) // 2
+    # the sample locus again: its own bookmarks
+    s.locus_path = "loci/HUMHBB.gb.gz"
+    s.region = ""
+    assert s.load_locus(), s.message
+    assert s.locus.chrom == "HUMHBB" and "HBB promoter" in s.param.bookmark.objects
+
+
+def test_messages_use_the_apps_words():
+    from explorer.ui.state import app_words
+
+    assert "tasks=" not in app_words("it carries no task names. Pass tasks=[...] to load_model")
+    text = app_words("x.pt is a full Python pickle: reading it can run arbitrary code (torch.load with "
+                     "weights_only=True refused it). If you trust where it came from, load it with "
+                     "trusted=True (in the app: tick 'I trust this file'); better, export it as TorchScript.")
+    assert "trusted=True" not in text and "weights_only" not in text and "tick 'I trust this file'" in text
+    assert "max_steps" not in app_words("not converged even with n_steps=256; raise max_steps, or read the map")
+    text = app_words("ConvMax declares no structure (model card 'structure', see explorer.attribution.structure), "
+                     "so receptive-field-local ISM cannot be used; plain ISM works for any model")
+    assert "explorer." not in text and "plain ISM was used" in text
+
+
+def test_the_seqlet_threshold_shows_how_many_seqlets_each_setting_gives(state, explorer_app):
+    s = state
+    s.method = "ig"
+    s.set_region(DEFAULT_REGION)  # the module's IG result, with its motifs
+    assert s.motifs is not None and set(s.motifs.counts) == {0.001, 0.01, 0.05}
+    n = dict(s.motifs.counts)  # not monotonic in general: a looser threshold can merge sites
+    assert n[0.01] == len(s.motifs.seqlets)
+    try:
+        s.seqlet_threshold = 0.05
+        assert s.motifs.threshold == 0.05 and len(s.motifs.seqlets) == n[0.05]
+        assert f"{n[0.05]} seqlet" in explorer_app.agreement.object and "p < 0.05" in explorer_app.agreement.object
+    finally:
+        s.seqlet_threshold = 0.01
+    assert len(s.motifs.seqlets) == n[0.01]

@@ -21,6 +21,7 @@ from explorer.io.export import attribution_csv, attribution_npz, seqlet_labels, 
 from explorer.plots.figures import attribution_tracks, ism_heatmap, overview, stacked
 from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figure
 from explorer.plots.transforms import ism_cell
+from explorer.ui.files import size_words
 from explorer.ui.session import in_session, last_result
 from explorer.ui.state import METHOD_LABELS, ExplorerState
 from explorer.ui.variants_view import VariantsView
@@ -32,7 +33,8 @@ share of the prediction; *ISM* mutates every base to each other base and records
 Tall letters matter; letters below the axis push the output down. Boxes mark **seqlets**
 (stretches of high attribution), labelled with their best **JASPAR** match (TOMTOM).
 
-Zoom with the mouse wheel: letters appear below about 400 bp, bars above. Positions are
+Bring your own model, locus, motifs or measured effects: drop the files on *Your files* in the
+sidebar. Zoom with the mouse wheel: letters appear below about 400 bp, bars above. Positions are
 1-based, like a genome browser. Click the locus overview to move the window there,
 or drag across it with the box-select tool to choose a new window.
 """
@@ -49,16 +51,20 @@ class Explorer(pn.viewable.Viewer):
         None: the sample locus (human beta-globin, GenBank U01317) at its default window.
     roots : list of paths, optional
         Folders the app may read files from (default: ``sample_data/`` plus
-        ``$EXPLORER_DATA_DIRS``).
+        ``$EXPLORER_DATA_DIRS``). Uploaded files go to a folder of the session in the
+        cache, readable by that session only.
+    upload_limits : dict, optional
+        Largest upload per kind (``"model"``, ``"locus"``, ``"meme"``, ``"measured"``), in
+        bytes (default :data:`explorer.ui.files.UPLOAD_LIMITS`).
     autorun : bool
         Compute the default method on the default window at start.
     """
 
-    def __init__(self, model=None, locus=None, roots=None, autorun: bool = True, **params):
+    def __init__(self, model=None, locus=None, roots=None, autorun: bool = True, upload_limits=None, **params):
         super().__init__(**params)
         pn.extension("tabulator", notifications=False)
         hv.extension("bokeh", logo=False)
-        self.state = ExplorerState(model=model, locus=locus, roots=roots)
+        self.state = ExplorerState(model=model, locus=locus, roots=roots, upload_limits=upload_limits)
         # Bokeh's live x range of the tracks and the stream that redraws them: the only view
         # objects kept here, because a zoom must move the plot in the browser (state.x_range
         # holds the range itself)
@@ -68,6 +74,7 @@ class Explorer(pn.viewable.Viewer):
         self._build_views()
         self.state.param.watch(self._on_inputs_changed, ["window", "task", "method", "ig_baseline",
                                                          "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast"])
+        self.state.param.watch(self._on_seqlet_options, ["seqlet_threshold", "seqlet_null"])
         self._autorun = autorun
         if autorun:
             pn.state.onload(self._start)
@@ -88,7 +95,15 @@ class Explorer(pn.viewable.Viewer):
         self.w_model_path = pn.widgets.TextInput.from_param(p.model_path)
         self.w_trust = pn.widgets.Checkbox.from_param(p.trust_model)
         self.load_model_button = pn.widgets.Button(name="Load model")
-        self.load_model_button.on_click(lambda e: self.state.load_model())
+        self.load_model_button.on_click(lambda e: self._open_model_panel(self.state.load_model()))
+        # uploads: one file input per kind (drop a file on it, or click to choose)
+        self.uploads = {}
+        for kind, label in (("model", "Model"), ("locus", "Locus (FASTA or GenBank, .gz ok)"),
+                            ("meme", "Motifs (MEME file)"), ("measured", "Measured effects (TSV/CSV)")):
+            limit = size_words(self.state.upload_limits[kind])
+            widget = pn.widgets.FileInput(name=f"{label}, up to {limit}", sizing_mode="stretch_width")
+            widget.param.watch(functools.partial(self._on_upload, kind), "value")
+            self.uploads[kind] = widget
         self.w_locus_path = pn.widgets.TextInput.from_param(p.locus_path)
         self.w_paste = pn.widgets.TextAreaInput.from_param(p.pasted_sequence, height=80)
         self.load_locus_button = pn.widgets.Button(name="Load locus")
@@ -101,11 +116,16 @@ class Explorer(pn.viewable.Viewer):
         motif_options = pn.Column(
             pn.widgets.Select.from_param(p.jaspar_release), pn.widgets.Select.from_param(p.jaspar_collection),
             pn.widgets.Select.from_param(p.jaspar_tax_group), pn.widgets.TextInput.from_param(p.meme_path),
+            pn.widgets.Select.from_param(p.seqlet_null),
+            pn.widgets.FloatInput.from_param(p.seqlet_threshold, step=0.005, format="0.[0000]"),
         )
+        upload_rows = [pn.Column(w, margin=(0, 0, 4, 0)) for w in self.uploads.values()]
         self.sidebar = pn.Column(
             pn.pane.Markdown("### What to explain"),
             self.w_task, self.w_method, self.w_bookmark, self.w_region,
             pn.Row(self.run_button, self.cancel_button),
+            pn.Card(pn.Column(*upload_rows), title="Your files (drag and drop)", collapsed=False,
+                    sizing_mode="stretch_width"),
             pn.Card(method_options, title="Method options", collapsed=True, sizing_mode="stretch_width"),
             pn.Card(motif_options, title="Motif database", collapsed=True, sizing_mode="stretch_width"),
             pn.Card(pn.Column(self.w_model_path, self.w_trust, self.load_model_button),
@@ -130,7 +150,9 @@ class Explorer(pn.viewable.Viewer):
         self.overview_top = pn.pane.HoloViews(pn.bind(lambda f: f and f.scores, figures),
                                               sizing_mode="stretch_width", linked_axes=False)
         self.overview_genes = pn.pane.HoloViews(pn.bind(lambda f: f and f.genes, figures),
-                                                sizing_mode="stretch_width", linked_axes=False)
+                                                sizing_mode="stretch_width", linked_axes=False,
+                                                visible=pn.bind(lambda locus: locus is not None and
+                                                                len(locus.annotations) > 0, p.locus))
         self.tracks = pn.pane.HoloViews(pn.bind(self._tracks, p.attribution, p.ism, p.motifs),
                                         sizing_mode="stretch_width", linked_axes=False)
         self.substitution = pn.pane.Markdown(pn.bind(self._substitution, p.substitution, p.attribution, p.ism),
@@ -144,10 +166,12 @@ class Explorer(pn.viewable.Viewer):
         self.alignment = pn.pane.Matplotlib(None, dpi=100, tight=True, sizing_mode="stretch_width",
                                             format="svg", visible=False)
         self.exports = pn.Row(*self._export_buttons())
+        self.model_panel = self._model_panel()
         self.variants = VariantsView(self.state)
         self.main = pn.Column(
             pn.pane.Markdown(HELP, sizing_mode="stretch_width"),
             self.message, pn.Row(self.progress, self.progress_text), self.diagnostics,
+            self.model_panel,
             self.overview_top, self.overview_genes,
             pn.pane.Markdown("### Attribution of the window"),
             self.tracks, self.substitution,
@@ -157,6 +181,42 @@ class Explorer(pn.viewable.Viewer):
             pn.pane.Markdown("### Export"), self.exports,
             sizing_mode="stretch_width",
         )
+
+    def _model_panel(self) -> pn.Card:
+        """What the loader found about the model, with fields to correct it and a button that
+        saves the corrections as the model's card."""
+        s, p = self.state, self.state.param
+        reload_button = pn.widgets.Button(name="Reload with these", button_type="primary")
+        reload_button.on_click(lambda e: s.load_model(corrections=True))
+        save_button = pn.widgets.Button(name="Save card")
+        save_button.on_click(lambda e: s.save_card())
+        fields = pn.Column(
+            pn.widgets.TextInput.from_param(p.fix_tasks, sizing_mode="stretch_width"),
+            pn.widgets.TextInput.from_param(p.fix_heads, sizing_mode="stretch_width"),
+            pn.widgets.IntInput.from_param(p.fix_input_length, width=200),
+            pn.Row(reload_button, save_button),
+            pn.pane.Markdown("*Corrections reload the model with your names and length; "
+                             "Save card keeps them beside the model file for the next load.*",
+                             styles={"color": "#555"}),
+            width=420,
+        )
+        title = pn.bind(lambda m: f"Model: what was found ({m.name})" if m is not None else "Model", p.model)
+        return pn.Card(pn.Row(pn.pane.Markdown(p.model_summary, sizing_mode="stretch_width"), fields,
+                              sizing_mode="stretch_width"),
+                       title=title, collapsed=True, sizing_mode="stretch_width")
+
+    def _open_model_panel(self, loaded: bool) -> None:
+        if loaded:
+            self.model_panel.collapsed = False
+
+    def _on_upload(self, kind, event):
+        """A file arrived in one of the upload inputs: hand it to the state."""
+        widget = self.uploads[kind]
+        if not event.new:
+            return
+        ok = self.state.upload(kind, widget.filename, event.new)
+        if kind == "model":
+            self._open_model_panel(ok)
 
     def __panel__(self):
         return pn.Row(self.sidebar, self.main, sizing_mode="stretch_width")
@@ -180,7 +240,10 @@ class Explorer(pn.viewable.Viewer):
         """
         if locus is None or model is None:
             return None
-        figures = overview(locus, predictions, window, model.tasks)
+        # the overview's curves: the score columns of ex.predict (the default head's channels)
+        scores = [c for c in predictions.columns if c not in ("start", "end", "genome_start")] \
+            if predictions is not None else []
+        figures = overview(locus, predictions, window, scores)
         if figures.picker is not None:
             hv.streams.BoundsX(source=figures.picker).add_subscriber(self._on_bounds)
             hv.streams.Tap(source=figures.picker).add_subscriber(self._on_overview_tap)
@@ -249,7 +312,7 @@ class Explorer(pn.viewable.Viewer):
         if report is None:
             return ""
         summary = getattr(report.agreement, "summary", str(report.agreement))
-        return f"**Agreement with {report.database_name}.** {summary}"
+        return f"{report.seqlet_words} **Agreement with {report.database_name}.** {summary}"
 
     @staticmethod
     def _match_table(att, report) -> pd.DataFrame:
@@ -330,6 +393,37 @@ class Explorer(pn.viewable.Viewer):
     def _on_inputs_changed(self, *events):
         if self._autorun and self.state.attribution is None and self.state.window is not None:
             self.run()
+
+    def _on_seqlet_options(self, *events):
+        """A new seqlet threshold or background: call the seqlets of the shown map again."""
+        s = self.state
+        att = s.attribution
+        if att is None or s.busy or (att.diagnostics or {}).get("partial"):
+            return
+        job = s.shown_job()
+        if not in_session():
+            try:
+                s.apply(s.run_motifs(job))
+            except Exception as exc:  # noqa: BLE001
+                s.report_error("call the seqlets", exc)
+            return
+        pn.state.execute(functools.partial(self._motifs_async, job))
+
+    async def _motifs_async(self, job):
+        s = self.state
+        generation = s.job.generation
+        self._set_busy(True, "Calling seqlets and matching them with the motif database...")
+        try:
+            result = await self._await(asyncio.get_running_loop().run_in_executor(None, lambda: s.run_motifs(job)),
+                                       generation)
+            if result is not None:
+                s.apply(result)
+                s.say(f"Seqlets called again: {result.motifs.seqlet_words}", "success")
+        except Exception as exc:  # noqa: BLE001
+            s.report_error("call the seqlets", exc)
+        finally:
+            if s.job.current(generation):
+                self._set_busy(False)
 
     def _on_run_click(self, event):
         self.run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from explorer.io.samples import SAMPLE_DATA
@@ -46,8 +47,75 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
             raise PermissionError(
                 f"the {what} {path} lies outside the folders this app may read "
                 f"({', '.join(str(r) for r in roots)}); start the app with "
-                f"{DATA_DIRS_ENV}=/your/folder to allow another folder"
+                f"{DATA_DIRS_ENV}=/your/folder to allow another folder, or upload the file under "
+                f"'Your files'"
             )
     raise FileNotFoundError(
-        f"no {what} {path!s} under the folders this app may read ({', '.join(str(r) for r in roots)})"
+        f"no {what} {path!s} under the folders this app may read ({', '.join(str(r) for r in roots)}); "
+        f"upload it under 'Your files'"
     )
+
+
+#: the largest file accepted per kind of upload, in bytes (an ExplorerState's
+#: ``upload_limits`` overrides them; $EXPLORER_UPLOAD_LIMITS_MB, e.g. ``model=500,locus=200``,
+#: overrides them for a server)
+UPLOAD_LIMITS = {"model": 200 * 2**20, "locus": 100 * 2**20, "meme": 20 * 2**20, "measured": 50 * 2**20}
+UPLOAD_LIMITS_ENV = "EXPLORER_UPLOAD_LIMITS_MB"
+#: what each kind of upload is called in messages
+UPLOAD_WHAT = {"model": "model file", "locus": "locus file", "meme": "MEME motif file",
+               "measured": "measured-effects table"}
+
+
+def upload_limits() -> dict[str, int]:
+    """:data:`UPLOAD_LIMITS`, with the megabytes given in ``$EXPLORER_UPLOAD_LIMITS_MB``."""
+    limits = dict(UPLOAD_LIMITS)
+    for part in os.environ.get(UPLOAD_LIMITS_ENV, "").split(","):
+        kind, _, mb = part.partition("=")
+        if kind.strip() in limits and mb.strip():
+            try:
+                limits[kind.strip()] = int(float(mb) * 2**20)
+            except ValueError:
+                pass
+    return limits
+
+
+def safe_name(name: str) -> str:
+    """A file name safe to write: no folders, only letters, digits, ``.``, ``-`` and ``_``
+    (others become ``_``), no leading dot, at most 120 characters; ``upload`` if nothing is left."""
+    base = str(name or "").replace("\\", "/").split("/")[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip("._")
+    cleaned = re.sub(r"\.{2,}", ".", cleaned)
+    if len(cleaned) > 120:
+        stem, dot, ext = cleaned.rpartition(".")
+        cleaned = (stem[: 110] + dot + ext[:9]) if dot and len(ext) <= 9 else cleaned[:120]
+    return cleaned or "upload"
+
+
+def size_words(n: int) -> str:
+    """``n`` bytes in words (``"12.3 MB"``)."""
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MB"
+    if n >= 2**10:
+        return f"{n / 2**10:.0f} kB"
+    return f"{n} bytes"
+
+
+def write_upload(folder: Path, name: str, data: bytes, limit: int, what: str = "file") -> Path:
+    """Write an uploaded file into ``folder`` under a safe name, after checking its size.
+
+    Raises
+    ------
+    ValueError
+        Empty, or larger than ``limit`` bytes (nothing is written then).
+    """
+    size = len(data or b"")
+    if size == 0:
+        raise ValueError(f"the {what} {safe_name(name)} is empty")
+    if size > limit:
+        raise ValueError(f"the {what} {safe_name(name)} is {size_words(size)}; this app accepts {what}s of "
+                         f"at most {size_words(limit)}. Ask whoever runs the app to raise the limit "
+                         f"({UPLOAD_LIMITS_ENV}), or put the file in a data folder of the server")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / safe_name(name)
+    path.write_bytes(data)
+    return path

@@ -8,7 +8,9 @@ action that can fail (:meth:`ExplorerState.load_model`, :meth:`~ExplorerState.lo
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +23,8 @@ import torch
 import explorer as ex
 from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA, SAMPLE_LOCUS, SAMPLE_MODEL
 from explorer.plots.transforms import visible_indices
-from explorer.ui.files import checked_path, default_roots
+from explorer.ui.files import UPLOAD_WHAT, checked_path, default_roots, write_upload
+from explorer.ui.files import upload_limits as default_upload_limits
 from explorer.variants import variant_at
 
 #: method name of :func:`explorer.attribute` -> label shown to people (the methods themselves,
@@ -44,6 +47,48 @@ MAX_WINDOW = {"ism": 5_000, "ig": 20_000, "deeplift_shap": 20_000, "saliency": 5
 #: JASPAR releases offered: those pyjaspar ships, newest first
 JASPAR_RELEASES = ex.jaspar_releases()
 JASPAR_COLLECTIONS = ["CORE", "UNVALIDATED", "CNE", "PHYLOFACTS", "SPLICE", "POLII", "FAM", "PBM", "PBM_HOMEO", "PBM_HLH"]
+#: the seqlet caller's background: label -> choice (see :meth:`ExplorerState.motif_report`)
+SEQLET_NULLS = {"the map itself": "map", "shuffled copies through the model (slower)": "model"}
+#: p-value thresholds whose seqlet counts are shown beside the chosen one
+SEQLET_THRESHOLDS = (0.001, 0.01, 0.05)
+#: the longest default window of a model that takes any length, in bp
+DEFAULT_WINDOW = 2000
+#: messages of the layers below, put in the app's words: (pattern, replacement)
+APP_WORDS = [
+    (r"load it with trusted=True \(in the app: tick '([^']*)'\)", r"tick '\1' and load it again"),
+    (r"\(torch\.load with weights_only=True refused it\)", "(the safe reader refused it)"),
+    (r"Save it with explorer\.save_checkpoint\([^)]*\) from a registered architecture, or export "
+     r"TorchScript with explorer\.export_torchscript\([^)]*\)\.?",
+     "Export the model as TorchScript (torch.jit.script or torch.jit.trace, then torch.jit.save) and load that file."),
+    (r"Expected TorchScript \(torch\.jit\.save\) or a checkpoint written by explorer\.save_checkpoint\.?",
+     "The app reads TorchScript files (torch.jit.save), explorer checkpoints and bpnet-lite models."),
+    (r"Import the module that defines it \(decorated with @explorer\.register_architecture\([^)]*\)\) "
+     r"before loading\.?", "The app does not know this network: export the model as TorchScript and load that file."),
+    (r"(?:[Pp]ass|[Gg]ive) tasks=\[[^\]]*\]", "type the task names under Model: what was found"),
+    (r"(?:[Pp]ass|[Gg]ive) heads=\[[^\]]*\]", "type the head names under Model: what was found"),
+    (r"(?:[Pp]ass|[Gg]ive) input_length=\S+", "type the input length under Model: what was found"),
+    (r"\(check_output=False\)", ""),
+    (r"declares no structure \(model card 'structure', see explorer\.attribution\.structure\), so "
+     r"receptive-field-local ISM cannot be used; plain ISM works for any model",
+     "declares no layer structure, so the fast ISM engine does not apply: plain ISM was used (exact, slower)"),
+    (r"use method='ig'", "use Integrated gradients"),
+    (r"head_rule='ig' needs", "the integrated-gradients head rule needs"),
+    (r"raise max_steps", "use more IG steps"),
+    (r"n_steps=(\d+)", r"\1 IG steps"),
+    (r"trusted=True", "'I trust this file'"),
+    (r"\boutput=(\d+)", r"output \1"),
+    (r"\bwindow=(\d+)", r"a window of \1 bp"),
+]
+
+
+def app_words(text: str) -> str:
+    """A message of the layers below with Python's words (``tasks=[...]``, ``max_steps``)
+    replaced by the app's."""
+    for pattern, replacement in APP_WORDS:
+        text = re.sub(pattern, replacement, text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
 JASPAR_TAXA = ["vertebrates", "plants", "insects", "nematodes", "fungi", "urochordates", "diatoms", "trematodes", "cnidaria", "all"]
 
 
@@ -67,6 +112,17 @@ class MotifReport:
     hits: pd.DataFrame
     agreement: Any
     database_name: str
+    null: str = "map"
+    threshold: float = 0.01
+    counts: dict | None = None
+
+    @property
+    def seqlet_words(self) -> str:
+        """How many seqlets the chosen setting and its neighbours give, in words."""
+        against = "the model's background" if self.null == "model" else "the map itself"
+        others = ", ".join(f"{n} at p < {t:g}" for t, n in sorted((self.counts or {}).items()) if t != self.threshold)
+        return (f"**{len(self.seqlets)} seqlet{'s' if len(self.seqlets) != 1 else ''}** at p < {self.threshold:g} "
+                f"against {against}" + (f" ({others})" if others else "") + ".")
 
 
 @dataclass
@@ -137,13 +193,13 @@ def _read_locus(path: Path, region) -> "ex.Locus":
 _PREDICTIONS: dict[tuple, pd.DataFrame] = {}
 
 
-def _predictions(model, locus, size: int, step: int) -> pd.DataFrame:
+def _predictions(model, locus, size: int, step: int, output: int | None = None) -> pd.DataFrame:
     hash_of = getattr(model, "content_hash", None)
-    key = (hash_of() if hash_of else id(model), str(locus.region), hash(locus.sequence), size, step)
+    key = (hash_of() if hash_of else id(model), str(locus.region), hash(locus.sequence), size, step, output)
     if key not in _PREDICTIONS:
         if len(_PREDICTIONS) >= 32:
             _PREDICTIONS.clear()
-        _PREDICTIONS[key] = ex.predict(model, locus, window=size, step=step)
+        _PREDICTIONS[key] = ex.predict(model, locus, window=size, step=step, output=output)
     return _PREDICTIONS[key]
 
 
@@ -157,7 +213,7 @@ class ExplorerState(param.Parameterized):
                                 doc="A full pickle can run arbitrary code when loaded")
     locus_path = param.String(default=_relative(SAMPLE_LOCUS), label="Locus file (FASTA or GenBank)")
     bookmark = param.Selector(default=next(iter(SAMPLE_BOOKMARKS)), objects=list(SAMPLE_BOOKMARKS),
-                              label="Bookmarks")
+                              label="Bookmarks", check_on_set=False)
     region = param.String(default=next(iter(SAMPLE_BOOKMARKS.values())),
                           label="Window to explain (chrom:start-end, 1-based)")
     pasted_sequence = param.String(default="", label="...or paste a sequence (FASTA or bases)")
@@ -176,6 +232,14 @@ class ExplorerState(param.Parameterized):
     jaspar_collection = param.Selector(default="CORE", objects=JASPAR_COLLECTIONS, label="Collection")
     jaspar_tax_group = param.Selector(default="vertebrates", objects=JASPAR_TAXA, label="Taxon")
     meme_path = param.String(default="", label="...or a MEME motif file")
+    seqlet_null = param.Selector(default="map", objects=SEQLET_NULLS, label="Seqlet background")
+    seqlet_threshold = param.Number(default=0.01, bounds=(1e-6, 1.0), label="Seqlet p-value threshold",
+                                    doc="lower calls fewer, stronger seqlets")
+    # -- corrections to what the loader found (the model panel) ------------------------------
+    fix_tasks = param.String(default="", label="Task names (comma-separated)",
+                             doc="one per output channel; for several outputs, one per head or per channel")
+    fix_heads = param.String(default="", label="Head names (comma-separated, several outputs only)")
+    fix_input_length = param.Integer(default=0, bounds=(0, None), label="Input length in bp (0: as found)")
 
     # -- state (no widgets) ------------------------------------------------------------
     model = param.Parameter(default=None, precedence=-1)
@@ -185,6 +249,7 @@ class ExplorerState(param.Parameterized):
     attribution = param.Parameter(default=None, precedence=-1, doc="result of the current method")
     ism = param.Parameter(default=None, precedence=-1, doc="ISM result of the current window/task")
     motifs = param.Parameter(default=None, precedence=-1, doc="MotifReport of the current result")
+    model_summary = param.String(default="", precedence=-1, doc="what the loader found, in words (Markdown)")
     message = param.String(default="", precedence=-1)
     message_kind = param.Selector(default="info", objects=["info", "success", "warning", "danger"], precedence=-1)
     diagnostics = param.String(default="", precedence=-1)
@@ -201,10 +266,16 @@ class ExplorerState(param.Parameterized):
                              doc="VariantView of the shown variant: maps, words and effect")
     job = param.ClassSelector(class_=JobState, precedence=-1, doc="the running computation")
 
-    def __init__(self, model=None, locus=None, roots: list[Path] | None = None, **params):
+    def __init__(self, model=None, locus=None, roots: list[Path] | None = None,
+                 upload_limits: dict[str, int] | None = None, **params):
         params.setdefault("job", JobState())
         super().__init__(**params)
         self.roots = [Path(r).resolve() for r in roots] if roots is not None else default_roots()
+        #: largest upload per kind, in bytes (see :data:`explorer.ui.files.UPLOAD_LIMITS`)
+        self.upload_limits = {**default_upload_limits(), **(upload_limits or {})}
+        #: this session's upload folder (made on the first upload; readable by this session only)
+        self.upload_dir = ex.cache_root() / "uploads" / uuid.uuid4().hex
+        self.bookmarks: dict[str, str] = dict(SAMPLE_BOOKMARKS)
         self._results: dict[tuple, Any] = {}
         self.load_model(model)
         self.load_locus(locus)
@@ -212,7 +283,7 @@ class ExplorerState(param.Parameterized):
     # -- reactions to inputs ------------------------------------------------------------
     @param.depends("bookmark", watch=True)
     def _on_bookmark(self):
-        region = SAMPLE_BOOKMARKS.get(self.bookmark)
+        region = self.bookmarks.get(self.bookmark)
         if region and self.locus is not None and self.locus.chrom == ex.parse_region(region).chrom:
             self.region = region
 
@@ -236,37 +307,175 @@ class ExplorerState(param.Parameterized):
 
     def _fail(self, action: str, exc: Exception) -> None:
         text = str(exc) if str(exc) else type(exc).__name__
-        self.say(f"**Could not {action}.** {text}", "danger")
+        if isinstance(exc, FileNotFoundError) and exc.filename:
+            text = f"no such file: {Path(exc.filename).name}"
+        self.say(f"**Could not {action}.** {app_words(text)}", "danger")
 
     # -- loading -----------------------------------------------------------------------
-    def load_model(self, model=None) -> bool:
-        """Load ``model`` (an ExplorerModel) or the file in ``model_path``; keep the old one on error."""
+    def load_model(self, model=None, corrections: bool = False) -> bool:
+        """Load ``model`` (an ExplorerModel or a path) or the file in ``model_path``.
+
+        ``corrections``: reload with the task names, head names and input length typed in
+        the model panel (``fix_tasks``, ``fix_heads``, ``fix_input_length``). On error the
+        message says why and the previous model, window and results stay.
+        """
         try:
-            if model is None:
-                path = checked_path(self.model_path, self.roots, "model file")
-                model = ex.load_model(path, trusted=self.trust_model)
-            elif isinstance(model, (str, Path)):
-                model = ex.load_model(checked_path(model, self.roots, "model file"), trusted=self.trust_model)
+            if model is None or isinstance(model, (str, Path)):
+                path = checked_path(self.model_path if model is None else model, self.roots, "model file")
+                overrides = self._corrections() if corrections else {}
+                model = ex.load_model(path, trusted=self.trust_model, **overrides)
+            targets = ex.target_choices(model)
+            if not targets:
+                raise ValueError("the model returns no output to explain")
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message
             self._fail("load the model", exc)
             return False
-        task = self.task if self.task in model.tasks else model.tasks[0]
-        self.param.task.objects = list(model.tasks)
+        region, note = self._window_for_model(model)
+        task = self.task if self.task in targets else targets[0]
+        self.param.task.objects = list(targets)
         self._results.clear()
-        self.param.update(model=model, task=task, attribution=None, ism=None, motifs=None)
-        self.say(f"Loaded model **{model.name}** ({model.kind}; tasks: {', '.join(model.tasks)}).", "success")
+        heads = getattr(model, "heads", None) or []
+        self.param.update(model=model, task=task, attribution=None, ism=None, motifs=None,
+                          model_summary=self.describe_model(model, targets),
+                          fix_tasks=", ".join(model.tasks),
+                          fix_heads=", ".join(h["name"] if isinstance(h, dict) else str(h) for h in heads),
+                          fix_input_length=int(model.input_length or 0))
+        if region is not None:
+            self.set_region(region)
+        self.say(f"Loaded model **{model.name}**. {getattr(model, 'report', '') or ''} "
+                 f"Targets: {', '.join(targets)}.{note}", "warning" if note else "success")
         self._predict()
         return True
 
+    def _corrections(self) -> dict:
+        """The model panel's corrections as :func:`explorer.load_model` overrides."""
+        def names(text):
+            return [t.strip() for t in text.split(",") if t.strip()]
+        out: dict = {}
+        if names(self.fix_tasks):
+            out["tasks"] = names(self.fix_tasks)
+        if names(self.fix_heads):
+            out["heads"] = names(self.fix_heads)
+        if self.fix_input_length:
+            out["input_length"] = int(self.fix_input_length)
+        return out
+
+    def save_card(self) -> Path | None:
+        """Save the loaded model's card beside its file (or in the cache); say where."""
+        try:
+            if self.model is None:
+                raise ValueError("no model is loaded")
+            where = self.model.save_card()
+        except Exception as exc:  # noqa: BLE001
+            self._fail("save the model card", exc)
+            return None
+        self.say(f"Saved the card of **{self.model.name}** to `{where}`: the next load of "
+                 f"{Path(self.model.source).name} reads it.", "success")
+        return where
+
+    @staticmethod
+    def describe_model(model, targets: list[str]) -> str:
+        """What the loader found about ``model`` (Markdown for the model panel)."""
+        facts = getattr(model, "facts", None)
+        if model.input_length:
+            lengths = f"exactly {int(model.input_length):,} bp (longer windows: the model is slid across them)"
+        else:
+            lengths = f"any length from {int(model.min_length):,} bp"
+        lines = [f"**{model.name}** ({model.kind}, file {Path(model.source).name})", "",
+                 f"- Input: {lengths}"]
+        if facts is not None:
+            for head in facts.heads:
+                shape = " x ".join(str(v) for v in head["shape"][1:])
+                kind = "a profile per channel" if head["per_position"] else "one score per channel"
+                lines.append(f"- Output {head['name'] or ''}: {shape} ({kind})".replace("Output : ", "Output: "))
+        if model.tasks:
+            lines.append(f"- Task names: {', '.join(model.tasks)}")
+        if model.heads:
+            lines.append("- Head names: " + ", ".join(h["name"] if isinstance(h, dict) else str(h)
+                                                     for h in model.heads))
+        lines.append(f"- Targets: {', '.join(targets)}")
+        if getattr(model, "report", ""):
+            lines += ["", f"*{model.report}*"]
+        return "\n".join(lines)
+
+    def _window_for_model(self, model) -> tuple[str | None, str]:
+        """``(region, note)``: the current window resized to fit ``model`` (None: keep it),
+        and a sentence when the locus is too short for the model.
+
+        A fixed-length model gets a multiple of its input length (at least one) centred where
+        the window was; any other model a window of at least its minimum length."""
+        w, locus = self.window, self.locus
+        if w is None or locus is None:
+            return None, ""
+        need = int(model.input_length or model.min_length or 1)
+        if need > len(locus):
+            return None, (f" The loaded locus is {len(locus):,} bp, shorter than the {need:,} bp the model "
+                          f"needs: load a longer locus.")
+        if model.input_length:
+            size = need * max(1, len(w) // need)
+        else:
+            size = max(len(w), need)
+        if size == len(w):
+            return None, ""
+        centre = (w.start + w.end) // 2
+        start = min(max(locus.start, centre - size // 2), locus.end - size)
+        return str(locus.subregion(start, start + size).region), ""
+
+    def default_region(self, locus) -> str:
+        """A sensible first window of ``locus``: centred; the model's input length when it
+        takes one length, else up to 2 kb."""
+        model = self.model
+        n = len(locus)
+        if model is not None and model.input_length:
+            size = int(model.input_length)
+        else:
+            size = max(min(DEFAULT_WINDOW, n), int(getattr(model, "min_length", 1) or 1))
+        size = min(size, n)
+        start = locus.start + (n - size) // 2
+        return str(ex.Region(locus.chrom, start, start + size))
+
+    def _bookmarks_for(self, locus) -> dict[str, str]:
+        """Bookmarks of ``locus``: the sample's on the sample record, else its centre and genes."""
+        sample_chrom = ex.parse_region(next(iter(SAMPLE_BOOKMARKS.values()))).chrom
+        if locus.chrom == sample_chrom and locus.source != "<pasted>":
+            return dict(SAMPLE_BOOKMARKS)
+        marks = {f"Centre of {locus.chrom}": self.default_region(locus)}
+        ann = locus.annotations
+        if ann is not None and len(ann):
+            genes = ann[(ann["type"] == "gene") & (ann["chrom"] == locus.chrom)]
+            size = len(ex.parse_region(marks[f"Centre of {locus.chrom}"]))
+            for row in genes.head(20).itertuples():
+                tss = int(row.end) - 1 if row.strand == "-" else int(row.start)
+                start = min(max(locus.start, tss - size // 2), locus.end - size)
+                if start >= locus.start:
+                    marks.setdefault(f"{row.name} start", str(ex.Region(locus.chrom, start, start + size)))
+        return marks
+
+    def _set_bookmarks(self, marks: dict[str, str], region: str) -> None:
+        self.bookmarks = marks
+        chosen = next((k for k, v in marks.items() if str(ex.parse_region(v)) == str(ex.parse_region(region))),
+                      None)
+        self.param.bookmark.objects = list(marks)
+        with param.discard_events(self):
+            self.bookmark = chosen if chosen is not None else next(iter(marks))
+
     def load_locus(self, locus=None) -> bool:
-        """Load ``locus`` (a Locus), the pasted sequence, or ``locus_path`` + ``region``."""
+        """Load ``locus`` (a Locus), the pasted sequence, or ``locus_path`` + ``region``.
+
+        A locus file of another record (or another file whose region names the old record)
+        opens at :meth:`default_region` of its first record, with that record's bookmarks.
+        """
         try:
             if locus is None and self.pasted_sequence.strip():
                 locus = ex.locus_from_sequence(self.pasted_sequence)
-                region = f"{locus.chrom}:1-{len(locus)}"
+                region = self.default_region(locus)
             elif locus is None:
                 path = checked_path(self.locus_path, self.roots, "locus file")
-                window = _read_locus(path, self.region)
+                region = self._region_in_file(path)
+                if region is None:
+                    whole = _read_locus(path, None)
+                    region = self.default_region(whole)
+                window = _read_locus(path, region)
                 context = ex.parse_region((window.chrom, max(0, window.start - MAX_OVERVIEW // 2),
                                            window.end + MAX_OVERVIEW // 2))
                 if window.chrom_length is not None:
@@ -274,10 +483,8 @@ class ExplorerState(param.Parameterized):
                 if window.chrom_length is not None and window.chrom_length <= MAX_OVERVIEW:
                     context = ex.Region(window.chrom, 0, window.chrom_length)
                 locus = _read_locus(path, context)
-                region = self.region
             else:
-                region = str(locus.region) if len(locus) <= 2000 else str(
-                    ex.Region(locus.chrom, locus.start, locus.start + 2000))
+                region = self.default_region(locus)
         except Exception as exc:  # noqa: BLE001
             self._fail("load the locus", exc)
             return False
@@ -287,8 +494,22 @@ class ExplorerState(param.Parameterized):
             self.locus, self.window = old[0], old[1]
             self.param.update(region=old[2])
             return False
+        self._set_bookmarks(self._bookmarks_for(locus), self.region)
         self._predict()
         return True
+
+    def _region_in_file(self, path: Path) -> str | None:
+        """The typed region, when it is meant for the file at ``path``: the first load, the
+        file already loaded, or a record other than the loaded one. None: open the file at
+        its default window."""
+        try:
+            reg = ex.parse_region(self.region)
+        except ValueError:
+            return None
+        if self.locus is None or reg.chrom != self.locus.chrom:
+            return self.region
+        same = self.locus.source not in ("", "<pasted>") and Path(self.locus.source).resolve() == path
+        return self.region if same else None
 
     def set_region(self, region: str | None = None) -> bool:
         """Explain ``region`` (1-based inclusive ``chrom:start-end``) of the loaded locus."""
@@ -305,8 +526,7 @@ class ExplorerState(param.Parameterized):
                     f"(1-based positions {self.locus.start + 1:,}-{self.locus.end:,})"
                 )
             window = self.locus.subregion(reg.start, reg.end)
-            if self.model is not None:
-                self.model.check_length(len(window))
+            self._check_window_length(len(window))
         except Exception as exc:  # noqa: BLE001
             self._fail("use that window", exc)
             return False
@@ -314,13 +534,31 @@ class ExplorerState(param.Parameterized):
         self._restore_results()
         return True
 
+    def _check_window_length(self, n: int) -> None:
+        """Refuse a window the model cannot explain (shorter than its input), in the app's words."""
+        model = self.model
+        if model is None:
+            return
+        need = int(model.input_length or model.min_length or 1)
+        if n < need:
+            what = (f"takes inputs of exactly {need:,} bp (longer windows are explained by sliding it)"
+                    if model.input_length else f"needs at least {need:,} bp")
+            raise ValueError(f"the model {what}; this window is {n:,} bp: choose a window of at least {need:,} bp")
+
     def _predict(self) -> None:
         if self.model is None or self.locus is None:
             return
         try:
             size = int(self.model.input_length or max(self.model.min_length, 200))
             step = max(size // 4, (len(self.locus) - size) // 1500 + 1)
-            self.predictions = _predictions(self.model, self.locus, size, step)
+            # the overview scores the head of the default target (for (profile, counts): counts)
+            default = self.param.task.objects[0] if self.param.task.objects else None
+            output = ex.resolve_target(self.model, default).output if default is not None else None
+            frame = _predictions(self.model, self.locus, size, step, output)
+            scores = [c for c in frame.columns if c not in ("start", "end", "genome_start")]
+            if output is not None and len(scores) == 1:
+                frame = frame.rename(columns={scores[0]: default})
+            self.predictions = frame
         except Exception as exc:  # noqa: BLE001
             self.predictions = None
             self._fail("score the locus for the overview", exc)
@@ -385,6 +623,10 @@ class ExplorerState(param.Parameterized):
                            progress=progress, **chunked, **self.options(method))
         return Job(key, method, res, None, time.perf_counter() - t0)
 
+    def shown_job(self) -> "Job":
+        """The shown attribution as a :class:`Job` without motifs (to call its seqlets again)."""
+        return Job(self._key(self.method), self.method, self.attribution, None, 0.0)
+
     def run_motifs(self, job: "Job") -> "Job":
         """Add seqlets, motif matches, hits and agreement to ``job`` (thread-safe)."""
         return Job(job.key, job.method, job.attribution, self.motif_report(job.attribution), job.seconds)
@@ -417,12 +659,19 @@ class ExplorerState(param.Parameterized):
     def motif_report(self, attribution) -> MotifReport:
         """Seqlets, their TOMTOM matches, FIMO hits of the matched motifs, and agreement."""
         db = self.database()
-        seqlets = ex.call_seqlets(attribution)
+        null_kind, threshold = self.seqlet_null, float(self.seqlet_threshold)
+        null = (ex.shuffled_null(self.model, attribution, sequence=self.window)
+                if null_kind == "model" else None)
+        seqlets = ex.call_seqlets(attribution, threshold=threshold, null=null)
+        counts = {t: len(ex.call_seqlets(attribution, threshold=t, null=null))
+                  for t in SEQLET_THRESHOLDS if t != threshold}
+        counts[threshold] = len(seqlets)
         matches = ex.match_motifs(attribution, seqlets, db) if len(seqlets) else pd.DataFrame()
         ids = sorted(set(matches.loc[matches["rank"] == 1, "matrix_id"])) if len(matches) else []
         hits = ex.scan_motifs(self.window, db, motifs=ids) if ids else pd.DataFrame()
         agreement = ex.agreement(attribution, seqlets, matches, hits)
-        return MotifReport(seqlets, matches, hits, agreement, getattr(db, "name", "motifs"))
+        return MotifReport(seqlets, matches, hits, agreement, getattr(db, "name", "motifs"),
+                           null=null_kind, threshold=threshold, counts=counts)
 
     def describe(self, res) -> str:
         """One diagnostics line: method, device, seconds, cache, checks."""
@@ -437,8 +686,10 @@ class ExplorerState(param.Parameterized):
             parts.append(f"fast ISM verified (max diff {d.get('fast_ism_max_abs_diff'):.1e})")
         if d.get("reference_score") is not None:
             parts.append(f"f(x) = {d.get('reference_score'):.3f}")
+        if d.get("sliding"):
+            parts.append(str(d.get("sliding")))
         for w in d.get("warnings") or []:
-            parts.append(f"warning: {w}")
+            parts.append(f"warning: {app_words(str(w))}")
         return " · ".join(parts)
 
     # -- the visible range and progressive ISM ---------------------------------------------
@@ -528,6 +779,48 @@ class ExplorerState(param.Parameterized):
             return False
         self.param.update(measured=measured, measured_name=Path(str(choice)).name)
         return True
+
+    # -- uploads ------------------------------------------------------------------------------
+    def upload(self, kind: str, filename: str, data: bytes) -> bool:
+        """Take an uploaded file (``kind``: ``"model"``, ``"locus"``, ``"meme"`` or
+        ``"measured"``) into this session's upload folder and load it the normal way.
+
+        A file over the size limit is refused before it is written; on any error the message
+        says why and the previous model, locus, motif file and results stay.
+        """
+        what = UPLOAD_WHAT[kind]
+        try:
+            path = write_upload(self.upload_dir, filename, data, self.upload_limits[kind], what)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(f"take the {what}", exc)
+            return False
+        if self.upload_dir.resolve() not in self.roots:
+            self.roots.append(self.upload_dir.resolve())
+        if kind == "model":
+            old = self.model_path
+            self.model_path = str(path)
+            if not self.load_model():
+                self.model_path = old
+                return False
+            return True
+        if kind == "locus":
+            old = (self.locus_path, self.pasted_sequence)
+            self.param.update(locus_path=str(path), pasted_sequence="")
+            if not self.load_locus():
+                self.param.update(locus_path=old[0], pasted_sequence=old[1])
+                return False
+            self.say(f"Loaded **{path.name}**: {self.locus.chrom}, explaining {self.region}.", "success")
+            return True
+        if kind == "meme":
+            try:
+                db = ex.read_meme(path)
+            except Exception as exc:  # noqa: BLE001
+                self._fail(f"read the {what}", exc)
+                return False
+            self.meme_path = str(path)
+            self.say(f"Motif database **{path.name}** ({len(db)} motifs): used from the next Compute.", "success")
+            return True
+        return self.load_measured(str(path))
 
     def report_error(self, action: str, exc: Exception) -> None:
         """Show ``exc`` as a message (the app calls this for errors from worker threads)."""
