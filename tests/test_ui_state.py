@@ -8,6 +8,7 @@ import torch
 
 import explorer as ex
 from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA
+from explorer.nets import SampleCNN
 from explorer.variants import judge_comparison, output_kind
 
 DEFAULT_REGION = next(iter(SAMPLE_BOOKMARKS.values()))
@@ -436,3 +437,48 @@ def test_the_seqlet_threshold_shows_how_many_seqlets_each_setting_gives(state, e
     finally:
         s.seqlet_threshold = 0.01
     assert len(s.motifs.seqlets) == n[0.01]
+
+
+class _RunsCode:
+    """A pickle that touches a file when it is read: what a malicious upload would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_visitor_cannot_make_the_server_unpickle(state, tmp_path_factory, monkeypatch):
+    folder = tmp_path_factory.getbasetemp()
+    marker = folder / "code-ran"
+    evil = folder / "evil.pt"
+    torch.save(_RunsCode(str(marker)), evil)
+    monkeypatch.delenv("EXPLORER_ALLOW_PICKLES", raising=False)
+    visitor = ex.ExplorerState(model=state.model, locus=state.locus, roots=[SAMPLE_DATA, folder])
+    assert visitor.allow_pickles is False
+    model = visitor.model
+    visitor.param.update(model_path=str(evil), trust_model=True)  # a visitor ticks the box anyway
+    assert visitor.load_model() is False and not marker.exists()
+    assert visitor.model is model
+    assert "does not open full pickles" in visitor.message and "trust" not in visitor.message.lower()
+    # the box is not offered at all
+    app = ex.Explorer(model=state.model, locus=state.locus, roots=[SAMPLE_DATA], autorun=False)
+    assert app.w_trust.visible is False
+
+
+def test_the_operator_may_allow_trusted_pickles(state, tmp_path_factory, monkeypatch):
+    folder = tmp_path_factory.getbasetemp()
+    torch.manual_seed(0)
+    path = folder / "full_pickle.pt"
+    torch.save(SampleCNN(n_tasks=2, channels=8), path)  # a real module, as a full pickle
+    monkeypatch.setenv("EXPLORER_ALLOW_PICKLES", "1")
+    operator = ex.ExplorerState(model=state.model, locus=state.locus, roots=[SAMPLE_DATA, folder])
+    assert operator.allow_pickles is True
+    operator.model_path = str(path)
+    assert operator.load_model() is False  # not ticked: refused, and told how
+    assert "tick 'I trust this file'" in operator.message
+    operator.trust_model = True
+    assert operator.load_model() is True and operator.model.kind == "pickle"

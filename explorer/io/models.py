@@ -434,8 +434,7 @@ def _torch_load(path: Path, trusted: bool) -> Any:
             raise ModelLoadError(
                 f"{path.name} is a full Python pickle: reading it can run arbitrary code "
                 f"(torch.load with weights_only=True refused it). If you "
-                f"trust where it came from, load it with trusted=True (in the app: tick "
-                f"'I trust this file'); better, export it as TorchScript."
+                f"trust where it came from, load it with trusted=True; better, export it as TorchScript."
             ) from None
     except Exception as exc:  # noqa: BLE001 - torch raises many types for non-model files
         raise ModelLoadError(

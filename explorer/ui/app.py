@@ -58,13 +58,19 @@ class Explorer(pn.viewable.Viewer):
         bytes (default :data:`explorer.ui.files.UPLOAD_LIMITS`).
     autorun : bool
         Compute the default method on the default window at start.
+    allow_pickles : bool, optional
+        Offer 'I trust this file' for full pickles. Default: what the server's operator set
+        in ``$EXPLORER_ALLOW_PICKLES`` (off). In a notebook, ``allow_pickles=True`` is the
+        user's own choice, as ``load_model(trusted=True)`` is.
     """
 
-    def __init__(self, model=None, locus=None, roots=None, autorun: bool = True, upload_limits=None, **params):
+    def __init__(self, model=None, locus=None, roots=None, autorun: bool = True, upload_limits=None,
+                 allow_pickles: bool | None = None, **params):
         super().__init__(**params)
         pn.extension("tabulator", notifications=False)
         hv.extension("bokeh", logo=False)
-        self.state = ExplorerState(model=model, locus=locus, roots=roots, upload_limits=upload_limits)
+        self.state = ExplorerState(model=model, locus=locus, roots=roots, upload_limits=upload_limits,
+                                   allow_pickles=allow_pickles)
         # Bokeh's live x range of the tracks and the stream that redraws them: the only view
         # objects kept here, because a zoom must move the plot in the browser (state.x_range
         # holds the range itself)
@@ -93,7 +99,8 @@ class Explorer(pn.viewable.Viewer):
         self.run_button.on_click(self._on_run_click)
         self.cancel_button.on_click(self._on_cancel)
         self.w_model_path = pn.widgets.TextInput.from_param(p.model_path)
-        self.w_trust = pn.widgets.Checkbox.from_param(p.trust_model)
+        # shown only where full pickles may be opened at all (the operator's setting)
+        self.w_trust = pn.widgets.Checkbox.from_param(p.trust_model, visible=self.state.allow_pickles)
         self.load_model_button = pn.widgets.Button(name="Load model")
         self.load_model_button.on_click(lambda e: self._open_model_panel(self.state.load_model()))
         # uploads: one file input per kind (drop a file on it, or click to choose)

@@ -12,6 +12,19 @@ from explorer.io.samples import SAMPLE_DATA
 DATA_DIRS_ENV = "EXPLORER_DATA_DIRS"
 
 
+#: set to 1/true/yes by the server's operator to let visitors open full pickles they trust
+PICKLES_ENV = "EXPLORER_ALLOW_PICKLES"
+
+
+def pickles_allowed() -> bool:
+    """Whether the operator allowed full pickles (``$EXPLORER_ALLOW_PICKLES``; off by default).
+
+    A full pickle can run code on the server when it is read, so in a served app only the
+    operator (who starts the server) can allow it, never a visitor.
+    """
+    return os.environ.get(PICKLES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def default_roots() -> list[Path]:
     """``sample_data/`` plus the folders named in ``$EXPLORER_DATA_DIRS``."""
     roots = [SAMPLE_DATA]

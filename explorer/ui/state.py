@@ -23,7 +23,7 @@ import torch
 import explorer as ex
 from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA, SAMPLE_LOCUS, SAMPLE_MODEL
 from explorer.plots.transforms import visible_indices
-from explorer.ui.files import UPLOAD_WHAT, checked_path, default_roots, write_upload
+from explorer.ui.files import UPLOAD_WHAT, checked_path, default_roots, pickles_allowed, write_upload
 from explorer.ui.files import upload_limits as default_upload_limits
 from explorer.variants import variant_at
 
@@ -55,7 +55,7 @@ SEQLET_THRESHOLDS = (0.001, 0.01, 0.05)
 DEFAULT_WINDOW = 2000
 #: messages of the layers below, put in the app's words: (pattern, replacement)
 APP_WORDS = [
-    (r"load it with trusted=True \(in the app: tick '([^']*)'\)", r"tick '\1' and load it again"),
+    (r"load it with trusted=True;", "tick 'I trust this file' and load it again;"),
     (r"\(torch\.load with weights_only=True refused it\)", "(the safe reader refused it)"),
     (r"Save it with explorer\.save_checkpoint\([^)]*\) from a registered architecture, or export "
      r"TorchScript with explorer\.export_torchscript\([^)]*\)\.?",
@@ -267,9 +267,12 @@ class ExplorerState(param.Parameterized):
     job = param.ClassSelector(class_=JobState, precedence=-1, doc="the running computation")
 
     def __init__(self, model=None, locus=None, roots: list[Path] | None = None,
-                 upload_limits: dict[str, int] | None = None, **params):
+                 upload_limits: dict[str, int] | None = None, allow_pickles: bool | None = None, **params):
         params.setdefault("job", JobState())
         super().__init__(**params)
+        #: full pickles may be opened (with 'I trust this file'): the operator's choice, read
+        #: at start from $EXPLORER_ALLOW_PICKLES, or the notebook user's own ``allow_pickles``
+        self.allow_pickles = pickles_allowed() if allow_pickles is None else bool(allow_pickles)
         self.roots = [Path(r).resolve() for r in roots] if roots is not None else default_roots()
         #: largest upload per kind, in bytes (see :data:`explorer.ui.files.UPLOAD_LIMITS`)
         self.upload_limits = {**default_upload_limits(), **(upload_limits or {})}
@@ -307,6 +310,12 @@ class ExplorerState(param.Parameterized):
 
     def _fail(self, action: str, exc: Exception) -> None:
         text = str(exc) if str(exc) else type(exc).__name__
+        if not self.allow_pickles:  # a visitor is never told to trust a pickle
+            text = re.sub(r"If you trust where it came from, load it with trusted=True; better, export it as "
+                          r"TorchScript\.",
+                          "This server does not open full pickles, since reading one could run code on it. "
+                          "Export the model as TorchScript (torch.jit.script or torch.jit.trace, then "
+                          "torch.jit.save) and load that file.", text)
         if isinstance(exc, FileNotFoundError) and exc.filename:
             text = f"no such file: {Path(exc.filename).name}"
         self.say(f"**Could not {action}.** {app_words(text)}", "danger")
@@ -323,7 +332,7 @@ class ExplorerState(param.Parameterized):
             if model is None or isinstance(model, (str, Path)):
                 path = checked_path(self.model_path if model is None else model, self.roots, "model file")
                 overrides = self._corrections() if corrections else {}
-                model = ex.load_model(path, trusted=self.trust_model, **overrides)
+                model = ex.load_model(path, trusted=self.trust_model and self.allow_pickles, **overrides)
             targets = ex.target_choices(model)
             if not targets:
                 raise ValueError("the model returns no output to explain")
