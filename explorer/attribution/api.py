@@ -230,6 +230,7 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
         seconds = time.perf_counter() - tic
         report(progress, 1.0)
 
+    check_finite_map(values, method, start, diagnostics.get("reference_score"))
     diagnostics.cache_hit = False
     result = Attribution(values=values, one_hot=x[:, start:end].clone(), method=method,
                          target=target_obj.name, start=start, end=end, chrom=chrom,
@@ -238,6 +239,34 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     if key is not None:
         _cache.save(key, result)
     return result
+
+
+def check_finite_map(values: torch.Tensor, method: str, start: int, reference_score=None) -> None:
+    """Refuse a map (or its f(x)) holding NaN or Inf, naming where: never pass one on quietly.
+
+    Parameters
+    ----------
+    values : torch.Tensor, shape ``(4, L)``
+    method : str
+    start : int
+        0-based position of the map's first column in the sequence (for the message).
+    reference_score : float, optional
+        ``f(x)``.
+
+    Raises
+    ------
+    ValueError
+        With the number of positions and the first one (0-based in the sequence).
+    """
+    if reference_score is not None and not np.isfinite(reference_score):
+        raise ValueError(f"the model's output for this sequence is {reference_score}: no map can be computed; "
+                         f"check the model on this input")
+    bad = ~torch.isfinite(values).all(0)
+    if bool(bad.any()):
+        where = torch.nonzero(bad).flatten()
+        raise ValueError(f"the {method} map holds NaN or Inf at {int(bad.sum())} of {values.shape[1]} positions (the "
+                         f"first at 0-based position {start + int(where[0])}): the model's output is not finite "
+                         f"for some inputs near there; check the model")
 
 
 def _attribute_sliding(model, x, chrom, offset, method, target, start, end, input_length, *, cache, progress,
@@ -351,6 +380,11 @@ def predict(model: nn.Module, locus_or_onehot, window: int | None = None, step: 
 
         scores, _ = run_in_batches(run, len(starts), batch_size, dev)
     scores_t = torch.cat(scores).numpy()
+    bad = ~np.isfinite(scores_t).all(axis=1)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"the model returned NaN or Inf for {int(bad.sum())} of {len(starts)} windows (the first "
+                         f"at 0-based {starts[first]}-{starts[first] + window}); check the model on this sequence")
     names = model_tasks(model)
     if names is None or len(names) != scores_t.shape[1]:
         names = [f"task {i}" for i in range(scores_t.shape[1])]

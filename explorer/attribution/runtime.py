@@ -104,7 +104,18 @@ def check_one_hot(one_hot) -> torch.Tensor:
                          f"{tuple(x.shape)}{hint}")
     if x.shape[1] == 0:
         raise ValueError("the sequence is empty (shape (4, 0))")
-    return x.to(torch.float32)
+    x = x.to(torch.float32)
+    binary = (x == 0) | (x == 1)
+    if not bool(binary.all()):
+        column = int(torch.nonzero(~binary.all(0)).flatten()[0])
+        values = [round(float(v), 4) for v in x[:, column]]
+        raise ValueError(f"one-hot input must hold only 0 and 1; column {column} (0-based) holds {values}. "
+                         f"Encode sequences with explorer.one_hot_encode (N is an all-zero column)")
+    if bool((x.sum(0) > 1).any()):
+        column = int(torch.nonzero(x.sum(0) > 1).flatten()[0])
+        raise ValueError(f"one-hot input must have at most one 1 per column; column {column} (0-based) has "
+                         f"{int(x[:, column].sum())}")
+    return x
 
 
 def check_window(length: int, start: int | None, end: int | None) -> tuple[int, int]:

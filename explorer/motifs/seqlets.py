@@ -140,6 +140,10 @@ def call_seqlets(
 
     per_base = np.asarray(attribution.per_base, dtype=np.float64)
     length = per_base.shape[0]
+    if not np.all(np.isfinite(per_base)):
+        first = int(np.flatnonzero(~np.isfinite(per_base))[0])
+        raise ValueError(f"the attribution map holds NaN or Inf ({int((~np.isfinite(per_base)).sum())} positions, the "
+                         f"first at {int(attribution.start) + first}, 0-based): seqlets cannot be called on it")
     contribution = attribution.contribution.detach().cpu().numpy()
     sequence = attribution.sequence
     max_len = min(max_length, length)
