@@ -234,3 +234,32 @@ def test_model_error_text_keeps_the_models_own_message():
     assert text.endswith("expected 75 bp, got 10") and "TorchScript" not in text, text
     model = build_model(scripted, {}, source="picky.pt")  # the length named in its error is tried
     assert model.input_length == 75
+
+
+class ChannelsLastCNN(nn.Module):
+    """Takes one-hot as (N, L, 4), as Keras ports do; optionally exactly ``fixed`` bases."""
+
+    def __init__(self, fixed: int | None = None):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 7)
+        self.fixed = int(fixed or 0)
+        self.linear = nn.Linear(6 * (fixed - 6) if fixed else 6, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x.transpose(1, 2)))
+        return self.linear(torch.flatten(h, 1) if self.fixed > 0 else h.amax(-1))
+
+
+@pytest.mark.parametrize("fixed", [None, 200])
+def test_channels_last_models_are_found_and_adapted(tmp_path, fixed):
+    net = _seeded(ChannelsLastCNN, fixed)
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "nlc.pt"))
+    model = ex.load_model(tmp_path / "nlc.pt")
+    assert model.card["input_layout"] == "NLC" and "channels last" in model.report
+    assert model.input_length == fixed and model.min_length == (fixed or 7)
+    x = ex.one_hot_encode("".join(np.random.default_rng(2).choice(list("ACGT"), fixed or 90)))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x[None]), net(x.T[None]), rtol=0, atol=1e-6)
+    _check_ism(model, fixed or 90, "task 1")
+    again = ex.load_model(tmp_path / "nlc.pt", card={"input_layout": "NLC"})  # given, not searched
+    assert again.card["input_layout"] == "NLC"

@@ -25,6 +25,8 @@ A model card is a plain dict. Keys the explorer reads:
     Shortest input the model accepts.
 ``input_length`` (int or None)
     The one input length the model accepts, or None when any length >= ``min_length`` works.
+``input_layout`` (``"NCL"`` or ``"NLC"``, default found)
+    ``"NLC"``: the model takes one-hot as ``(N, L, 4)``; it is wrapped to take ``(N, 4, L)``.
 ``receptive_field`` (int, optional), ``structure`` (dict, optional)
     What fast, receptive-field-local ISM needs; the format is documented in
     :mod:`explorer.attribution.structure`.
@@ -52,7 +54,7 @@ from explorer.io import bpnetlite  # recognises bpnet-lite models; imports bpnet
 from explorer.io.cards import read_card, save_card
 from explorer.io.probing import ModelFacts, NoLengthFits, inspect_model, model_error_text
 from explorer.io.registry import ARCHITECTURES
-from explorer.io.torchutil import model_device
+from explorer.io.torchutil import ChannelsLast, model_device
 
 CHECKPOINT_FORMAT = "explorer-checkpoint/1"
 CARD_FILE = "model_card.json"
@@ -331,7 +333,8 @@ def build_model(net: nn.Module, file_card: dict, overrides: dict | None = None, 
         try:
             facts = inspect_model(net, device, input_length=overrides.get("input_length") or
                                   file_card.get("input_length"),
-                                  min_length=None if overrides.get("input_length") else given.get("min_length"))
+                                  min_length=None if overrides.get("input_length") else given.get("min_length"),
+                                  layout=given.get("input_layout"))
         except NoLengthFits as exc:
             raise ModelLoadError(f"{Path(source).name}: {exc}") from None
         except ValueError as exc:
@@ -349,6 +352,8 @@ def build_model(net: nn.Module, file_card: dict, overrides: dict | None = None, 
         if not merged.get("tasks") and not merged.get("heads"):
             raise ModelLoadError(f"{Path(source).name}: without running the model (check_output=False) its "
                                  f"card must name its outputs (tasks)")
+    if merged.get("input_layout") == "NLC":
+        net = ChannelsLast(net)
     model = ExplorerModel(net, merged, source=source, kind=kind)
     if facts is not None and merged.get("heads") and len(merged["heads"]) == len(facts.heads):
         for head, declared in zip(facts.heads, merged["heads"]):  # say the heads' given names

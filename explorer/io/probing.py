@@ -25,6 +25,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from explorer.io.torchutil import ChannelsLast
+
 __all__ = ["ModelFacts", "inspect_model", "describe_heads", "model_error_text", "NoLengthFits"]
 
 #: lengths tried first (a free-length model answers the first), then common fixed lengths
@@ -68,6 +70,7 @@ class ModelFacts:
     probe_length: int
     probes: list[tuple[int, bool]] = field(default_factory=list)
     seconds: float = 0.0
+    layout: str = "NCL"
 
     def describe(self) -> str:
         """One sentence in words: lengths, then outputs (their shapes at ``probe_length``)."""
@@ -84,12 +87,16 @@ class ModelFacts:
             parts.append(f"{h['name']}: {what}" if h["name"] else what)
         outputs = ("returns " + parts[0]) if self.output_type == "tensor" else (
             f"returns a {self.output_type} of {len(parts)} heads ({'; '.join(parts)})")
+        if self.layout == "NLC":
+            lengths += " as one-hot (N, L, 4), channels last (transposed from the explorer's (N, 4, L))"
         return (f"The model {lengths} and {outputs}, found by running it {len(self.probes)} "
                 f"time{'s' if len(self.probes) > 1 else ''} in {self.seconds:.1f} s.")
 
     def to_card(self) -> dict:
         """Card entries for what was found (``min_length``, ``input_length``, ``heads``)."""
         card: dict[str, Any] = {"min_length": self.min_length, "input_length": self.input_length}
+        if self.layout != "NCL":
+            card["input_layout"] = self.layout
         if self.output_type != "tensor":
             card["heads"] = [h["name"] for h in self.heads]
         return card
@@ -278,7 +285,7 @@ def find_lengths(net: nn.Module, device: torch.device, *, hint: int | None = Non
 
 
 def inspect_model(net: nn.Module, device: torch.device | str = "cpu", *, input_length: int | None = None,
-                  min_length: int | None = None, **bounds) -> ModelFacts:
+                  min_length: int | None = None, layout: str | None = None, **bounds) -> ModelFacts:
     """Run ``net`` on all-zero inputs and report its input lengths and output heads.
 
     Parameters
@@ -289,6 +296,10 @@ def inspect_model(net: nn.Module, device: torch.device | str = "cpu", *, input_l
         The fixed length, when known (checked with one run instead of searched).
     min_length : int, optional
         A free-length model's known minimum (checked, not searched).
+    layout : {"NCL", "NLC"}, optional
+        How the model takes one-hot: ``(N, 4, L)`` (``"NCL"``) or ``(N, L, 4)`` (``"NLC"``).
+        Default: found; ``(N, 4, L)`` first, ``(N, L, 4)`` when no length fits that way (or
+        only a length of 4, which a channels-last model takes by accident).
     **bounds
         ``max_probes``, ``max_seconds`` of :func:`find_lengths`.
 
@@ -300,6 +311,26 @@ def inspect_model(net: nn.Module, device: torch.device | str = "cpu", *, input_l
         The output is not a tensor, tuple or dict of ``(N, T)`` / ``(N, T, L_out)`` tensors.
     """
     device = torch.device(device)
+    if layout is None:
+        try:
+            facts = inspect_model(net, device, input_length=input_length, min_length=min_length, layout="NCL",
+                                  **bounds)
+        except NoLengthFits as first_error:
+            try:
+                return inspect_model(net, device, input_length=input_length, min_length=min_length, layout="NLC",
+                                     **bounds)
+            except (NoLengthFits, ValueError):
+                raise NoLengthFits(f"{first_error} (one-hot as (N, L, 4), channels last, was tried too)") from None
+        if facts.input_length == 4 and not input_length:
+            try:  # a channels-last model sees (1, 4, 4) as 4 bases of 4 channels
+                return inspect_model(net, device, layout="NLC", **bounds)
+            except (NoLengthFits, ValueError):
+                pass
+        return facts
+    if layout not in ("NCL", "NLC"):
+        raise ValueError(f"input layout must be 'NCL' (N, 4, L) or 'NLC' (N, L, 4); got {layout!r}")
+    if layout == "NLC":
+        net = ChannelsLast(net)
     tic = time.perf_counter()
     if input_length or min_length:
         given = int(input_length or min_length)
@@ -322,4 +353,4 @@ def inspect_model(net: nn.Module, device: torch.device | str = "cpu", *, input_l
         found_min, found_fixed, y, probe, probes = find_lengths(net, device, **bounds)
     kind, heads = describe_heads(y)
     return ModelFacts(min_length=int(found_min), input_length=found_fixed, heads=heads, output_type=kind,
-                      probe_length=int(probe), probes=probes, seconds=time.perf_counter() - tic)
+                      probe_length=int(probe), probes=probes, seconds=time.perf_counter() - tic, layout=layout)

@@ -25,3 +25,15 @@ def model_device(model: nn.Module) -> torch.device:
     for tensor in model.buffers():
         return tensor.device
     return torch.device("cpu")
+
+
+class ChannelsLast(nn.Module):
+    """Adapts a model that takes one-hot as ``(N, L, 4)`` (channels last, as Keras ports and
+    Enformer do) to the explorer's ``(N, 4, L)``: ``forward(x) = net(x.transpose(1, 2))``."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor):  # noqa: D102
+        return self.net(x.transpose(1, 2))
