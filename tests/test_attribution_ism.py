@@ -8,6 +8,7 @@ from explorer.attribution.ism import center_ism, ism
 from explorer.attribution.targets import resolve_target
 from explorer.attribution.toy_models import ProfileModel
 from explorer.nets import SampleCNN
+from brute_force import brute_force_ism
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +26,9 @@ def random_one_hot(length, seed=0, n_at=()):
 
 
 def brute_force(model, x, target, start, end):
-    """A plain Python loop over every position and base."""
-    with torch.no_grad():
-        ref = float(target(model(x[None]))[0])
-        out = torch.zeros(4, end - start)
-        for p in range(start, end):
-            for b in range(4):
-                if x[b, p] == 1:
-                    continue
-                m = x.clone()
-                m[:, p] = 0
-                m[b, p] = 1
-                out[b, p - start] = float(target(model(m[None]))[0]) - ref
-    return out, ref
+    """A plain Python loop over every position and base of ``[start, end)``."""
+    out, ref = brute_force_ism(lambda s: target(model(s[None]))[0], x, range(start, end))
+    return out.float(), ref
 
 
 @pytest.mark.parametrize("start,end,batch_size", [(0, 25, None), (37, 61, 7), (108, 120, 1)])

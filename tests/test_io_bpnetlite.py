@@ -18,6 +18,7 @@ bpnetlite = pytest.importorskip(
 import explorer as ex  # noqa: E402
 from explorer.io.bpnetlite import CONFIG_KEY, save_bpnetlite  # noqa: E402
 from explorer.io.models import ModelLoadError  # noqa: E402
+from brute_force import brute_force_ism
 
 TRIM = 40  # a small model's trimming (the default for 3 layers is 47 + 14 = 61)
 LENGTH = 2 * TRIM + 60  # 60 profile positions
@@ -48,17 +49,7 @@ def raw(net, x):
 
 def brute_force(net, x, score, positions):
     """``(4, len(positions))``: ``score(mutant) - score(x)`` for every substitution, one by one."""
-    ref = score(raw(net, x))
-    out = torch.zeros(4, len(positions), dtype=torch.float64)
-    for j, p in enumerate(positions):
-        for b in range(4):
-            if x[b, p] == 1:
-                continue
-            m = x.clone()
-            m[:, p] = 0
-            m[b, p] = 1
-            out[b, j] = float(score(raw(net, m)) - ref)
-    return out
+    return brute_force_ism(lambda s: score(raw(net, s)), x, positions)[0]
 
 
 def fast(res):

@@ -17,6 +17,7 @@ import explorer as ex
 from explorer.io.cards import card_beside, cached_card_path
 from explorer.io.models import ModelLoadError, build_model
 from explorer.io.probing import model_error_text
+from brute_force import brute_force_ism
 
 
 class DilatedResidual(nn.Module):
@@ -80,18 +81,7 @@ def _seeded(cls, *args):
 
 def _brute_force(model, x, target, positions):
     """``f(mutant) - f(reference)`` at ``positions`` of a ``(4, L)`` one-hot, one by one."""
-    with torch.no_grad():
-        ref = float(target(model(x[None]))[0])
-        out = torch.zeros(4, len(positions))
-        for j, p in enumerate(positions):
-            for b in range(4):
-                if x[b, p] == 1:
-                    continue
-                m = x.clone()
-                m[:, p] = 0
-                m[b, p] = 1
-                out[b, j] = float(target(model(m[None]))[0]) - ref
-    return out
+    return brute_force_ism(lambda s: target(model(s[None]))[0], x, positions)[0].float()
 
 
 def _check_ism(model, length, target=None, seed=0, **target_options):
