@@ -54,7 +54,7 @@ _API = {
     "parse_region": "explorer.io.loci",
     "Region": "explorer.io.loci",
     "load_model": "explorer.io.models",
-    "cache_root": "explorer.io.cards",
+    "cache_root": "explorer.io.cachefiles",
     "register_architecture": "explorer.io.registry",
     "save_checkpoint": "explorer.io.models",
     "export_torchscript": "explorer.io.models",

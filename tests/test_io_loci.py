@@ -90,7 +90,9 @@ def test_fasta_indexed_with_region_and_gtf(tmp_path):
     )
     loc = ex.load_locus(tmp_path / "g.fa", region="chrA:381-420", annotations=gtf)
     assert loc.sequence == seq1[380:420].upper() and loc.chrom_length == 600
-    assert (tmp_path / "g.fa.fai").exists()  # pyfaidx index: whole genomes work
+    # pyfaidx index (whole genomes work), kept in the cache, never beside the data
+    assert not (tmp_path / "g.fa.fai").exists()
+    assert list((ex.cache_root() / "fasta-index").glob("g.fa-*.fai"))
     assert loc.annotations[["start", "end", "name"]].values.tolist() == [[400, 500, "GENE1"], [400, 450, "GENE1"]]
     whole = ex.load_locus(tmp_path / "g.fa")
     assert whole.chrom == "chrA" and len(whole) == 600
@@ -149,3 +151,23 @@ def test_subregion():
     assert sub.sequence == loc.sequence[100:200] and str(sub) == "HUMHBB:45,101-45,200"
     with pytest.raises(ValueError, match="inside the locus"):
         loc.subregion(44000, 45200)
+
+
+def test_fasta_index_lives_in_the_cache_and_follows_edits(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    data.mkdir()
+    fasta = data / "two.fa"
+    fasta.write_text(">chrA\n" + "ACGT" * 30 + "\n>chrB\n" + "GGCC" * 30 + "\n")
+    first = ex.load_locus(fasta, region="chrB:1-8")
+    assert first.sequence == "GGCCGGCC"
+    assert not list(data.glob("*.fai"))  # nothing written beside the data
+    assert len(list((tmp_path / "cache" / "fasta-index").glob("*.fai"))) == 1
+    # the file is edited after it was indexed: a longer first record moves chrB
+    import os
+    import time
+
+    fasta.write_text(">chrA\n" + "ACGT" * 60 + "\n>chrB\n" + "TTAA" * 30 + "\n")
+    os.utime(fasta, ns=(time.time_ns(), time.time_ns() + 10**9))
+    again = ex.load_locus(fasta, region="chrB:1-8")
+    assert again.sequence == "TTAATTAA" and not list(data.glob("*.fai"))

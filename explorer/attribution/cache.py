@@ -24,7 +24,7 @@ from torch import nn
 
 from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.result import Attribution
-from explorer.io.cards import cache_root
+from explorer.io.cachefiles import cache_root
 
 #: bump when the stored numbers would change for the same key
 CACHE_VERSION = 1

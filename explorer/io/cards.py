@@ -9,19 +9,14 @@ pick up an old card). :func:`read_card` finds either.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["cache_root", "card_beside", "cached_card_path", "read_card", "save_card"]
+from explorer.io.cachefiles import cache_root, derived_path
 
-
-def cache_root() -> Path:
-    """The explorer's cache folder: ``$EXPLORER_CACHE_DIR``, else ``~/.cache/attribution-explorer``."""
-    root = os.environ.get("EXPLORER_CACHE_DIR") or str(Path.home() / ".cache" / "attribution-explorer")
-    return Path(root).expanduser()
+__all__ = ["card_beside", "cached_card_path", "read_card", "save_card"]
 
 
 def card_beside(model_path: str | Path) -> Path:
@@ -32,10 +27,7 @@ def card_beside(model_path: str | Path) -> Path:
 
 def cached_card_path(model_path: str | Path) -> Path:
     """Where the card of ``model_path`` goes in the cache (path, size and mtime in the key)."""
-    path = Path(model_path).resolve()
-    stat = path.stat()
-    key = hashlib.sha256(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:24]
-    return cache_root() / "cards" / f"{path.stem}-{key}.card.json"
+    return derived_path("cards", model_path, ".card.json")
 
 
 def read_card(model_path: str | Path) -> tuple[dict, Path | None]:

@@ -22,6 +22,7 @@ from typing import Iterable
 import pandas as pd
 import torch
 
+from explorer.io.cachefiles import derived_path
 from explorer.io.sequences import one_hot_encode, validate_sequence
 
 #: columns of every annotation table (start/end 0-based half-open in the chrom's coordinates)
@@ -291,8 +292,13 @@ def _resolve(region, chrom_lengths: dict[str, int], path: Path) -> Region:
 def _load_fasta(path: Path, region) -> Locus:
     import pyfaidx
 
+    # the index lives in the cache, keyed by the file's path, size and mtime: never written
+    # beside the user's data, rebuilt when the FASTA changed
+    index = derived_path("fasta-index", path, ".fai")
+    index.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fasta = pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True, rebuild=False)
+        fasta = pyfaidx.Fasta(str(path), indexname=str(index), gzi_indexname=str(index.with_suffix(".gzi")),
+                              as_raw=True, sequence_always_upper=True, rebuild=False)
         lengths = {name: len(fasta[name]) for name in fasta.keys()}
         reg = _resolve(region, lengths, path)
         seq = fasta[reg.chrom][reg.start:reg.end]
