@@ -171,3 +171,9 @@ def test_fasta_index_lives_in_the_cache_and_follows_edits(tmp_path, monkeypatch)
     os.utime(fasta, ns=(time.time_ns(), time.time_ns() + 10**9))
     again = ex.load_locus(fasta, region="chrB:1-8")
     assert again.sequence == "TTAATTAA" and not list(data.glob("*.fai"))
+
+
+def test_duplicate_fasta_names_are_named(tmp_path):
+    (tmp_path / "dup.fa").write_text(">chrA\nACGTACGT\n>chrA\nGGGGCCCC\n")
+    with pytest.raises(ValueError, match="holds two records named 'chrA'; record names must be unique"):
+        ex.load_locus(tmp_path / "dup.fa", region="chrA:1-4")

@@ -133,3 +133,16 @@ def test_register_architecture():
     assert ARCHITECTURES["test_arch_for_registry"] is Net
     with pytest.raises(ModelLoadError, match="not a registered architecture"):
         ex.save_checkpoint(nn.Linear(2, 2), "/tmp/never-written.pt", CARD)
+
+
+def test_random_bytes_are_not_called_a_pickle(tmp_path):
+    (tmp_path / "noise.pt").write_bytes(bytes(range(256)) * 3)
+    with pytest.raises(ModelLoadError, match="not a PyTorch model file .*neither a zip"):
+        ex.load_model(tmp_path / "noise.pt")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_cuda_asked_for_on_a_cpu_machine(tmp_path, tiny):
+    ex.save_checkpoint(tiny, tmp_path / "m.pt", CARD)
+    with pytest.raises(ModelLoadError, match="no CUDA device .*use device='cpu'"):
+        ex.load_model(tmp_path / "m.pt", device="cuda")

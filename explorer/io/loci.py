@@ -303,6 +303,12 @@ def _load_fasta(path: Path, region) -> Locus:
         reg = _resolve(region, lengths, path)
         seq = fasta[reg.chrom][reg.start:reg.end]
         fasta.close()
+    except ValueError as exc:
+        if "Duplicate key" in str(exc):
+            name = str(exc).split("Duplicate key", 1)[1].strip().strip('"')
+            raise ValueError(f"{path.name} holds two records named {name!r}; record names must be unique "
+                             f"(rename one in the FASTA headers)") from None
+        raise
     except (pyfaidx.UnsupportedCompressionFormat, PermissionError, OSError):
         # plain gzip, or a read-only folder where the index cannot be written: read in memory
         records = _read_fasta_in_memory(path)

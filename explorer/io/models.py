@@ -287,7 +287,13 @@ def load_model(
         raise ModelLoadError(f"{path.name} is a folder, not a model file; choose the model file inside it")
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path.name}")
-    device = torch.device(device) if device is not None else default_device()
+    try:
+        device = torch.device(device) if device is not None else default_device()
+    except (RuntimeError, TypeError) as exc:
+        raise ModelLoadError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {str(device)!r} was asked for, but this machine has no CUDA device "
+                             f"(or PyTorch was built without CUDA); use device='cpu'")
     overrides = dict(card or {})
     for key, value in (("tasks", tasks), ("heads", heads), ("input_length", input_length)):
         if value is not None:
@@ -432,6 +438,15 @@ def _read_model(path: Path, trusted: bool) -> tuple[nn.Module, dict, str]:
 
 
 def _torch_load(path: Path, trusted: bool) -> Any:
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if not zipfile.is_zipfile(path) and not (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5):
+        # torch.save writes a zip (or, before PyTorch 1.6, a pickle starting with 0x80 and its
+        # protocol): anything else is not a model file, whatever the unpickler would say
+        raise ModelLoadError(
+            f"{path.name} is not a PyTorch model file (it is neither a zip written by torch.save nor a "
+            f"pickle). Expected TorchScript (torch.jit.save) or a checkpoint written by "
+            f"explorer.save_checkpoint.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
