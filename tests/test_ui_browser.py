@@ -135,7 +135,13 @@ def test_default_view_ig_then_ism_then_motif_click(server, page, artifacts_dir):
     page.screenshot(path=str(artifacts_dir / "browser_motif_click.png"), full_page=True)
 
 
+def _leaves_the_machine(url: str) -> bool:
+    return not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:http://127.0.0.1", "data:", "about:"))
+
+
 def test_bad_region_shows_a_message_and_keeps_the_view(server, page, artifacts_dir):
+    outside: list[str] = []  # the page works offline: every font, script and style comes from the app
+    page.on("request", lambda request: outside.append(request.url) if _leaves_the_machine(request.url) else None)
     page.set_viewport_size({"width": 1500, "height": 1200})
     page.goto(server, timeout=120_000)
     _wait_text(page, "Done:", 240)
@@ -146,6 +152,7 @@ def test_bad_region_shows_a_message_and_keeps_the_view(server, page, artifacts_d
     assert page.get_by_text("empty or reversed", exact=False).count() >= 1
     assert _track(page, "Integrated gradients for CTCF")
     page.screenshot(path=str(artifacts_dir / "browser_bad_region.png"), full_page=True)
+    assert not outside, f"requests left the machine: {outside}"
 
 
 def test_open_a_variant_shows_ref_alt_and_difference(server, page, artifacts_dir):

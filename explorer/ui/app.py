@@ -40,6 +40,23 @@ or drag across it with the box-select tool to choose a new window.
 """
 
 
+#: the page's fonts: the viewer's own, so nothing is fetched from a font service
+SYSTEM_FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+
+def _no_web_fonts() -> None:
+    """Drop the Open Sans web font that Panel's Fast design loads from fonts.googleapis.com.
+
+    The app is used offline (demo rooms, notebooks on a plane): a page must not wait for, or
+    log errors about, a font service. Panel offers no switch for it, so the design's font
+    resource is removed (every other resource is served by the app itself).
+    """
+    from panel.theme.fast import Fast
+
+    if "font" in Fast._resources:
+        Fast._resources = {k: v for k, v in Fast._resources.items() if k != "font"}
+
+
 class Explorer(pn.viewable.Viewer):
     """Interactive attribution and motif explorer (a Panel viewer).
 
@@ -232,9 +249,10 @@ class Explorer(pn.viewable.Viewer):
         """Serve in a template with the inputs in the sidebar and the URL kept in sync."""
         if pn.state.location is not None:
             pn.state.location.sync(self.state, {"region": "region", "task": "task", "method": "method"})
+        _no_web_fonts()
         template = pn.template.FastListTemplate(
             title=title, sidebar=[self.sidebar], main=[self.main], sidebar_width=340,
-            header_background="#3b1f5e", accent_base_color="#7b3294",
+            header_background="#3b1f5e", accent_base_color="#7b3294", font=SYSTEM_FONTS,
         )
         return template.servable(title=title, **kwargs)
 
