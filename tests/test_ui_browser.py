@@ -35,6 +35,25 @@ PLOTS_JS = """() => {
 }"""
 
 
+ZOOM_JS = """(prefix) => {
+  let found = null;  // the newest figure with that title (old ones can stay in the document)
+  for (const doc of Bokeh.documents) {
+    for (const m of doc.all_models) {
+      const name = m.constructor.__name__;
+      if ((name === 'Figure' || name === 'Plot') && m.title && (m.title.text || '').startsWith(prefix)) {
+        const scroll = m.toolbar.active_scroll;
+        const quads = m.renderers.filter(r => r.glyph && r.glyph.constructor.__name__ === 'Quad');
+        const alpha = quads.length ? quads[0].nonselection_glyph.fill_alpha : null;
+        found = {bounds: m.x_range.bounds, min_interval: m.x_range.min_interval,
+                 scroll: scroll ? scroll.constructor.__name__ + ':' + scroll.dimensions : null,
+                 unselected_alpha: (alpha && alpha.value !== undefined) ? alpha.value : alpha};
+      }
+    }
+  }
+  return found;
+}"""
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -107,6 +126,12 @@ def test_default_view_ig_then_ism_then_motif_click(server, page, artifacts_dir):
     page.wait_for_timeout(1500)
     heat = _track(page, "ISM: change in the target")
     assert heat and "Quad" in heat[-1]["glyphs"], _plots(page)
+    # genome-browser zoom: the wheel zooms x only, inside the window, down to 20 bp
+    zoom = page.evaluate(ZOOM_JS, "ISM (in-silico mutagenesis) for CTCF")
+    assert zoom["scroll"] == "WheelZoomTool:width", zoom
+    assert zoom["bounds"] == [29210.5, 31210.5] and zoom["min_interval"] == 20, zoom
+    # a clicked cell leaves the other cells as they were (readable), not faded
+    assert page.evaluate(ZOOM_JS, "ISM: change in the target")["unselected_alpha"] == 1, zoom
     page.screenshot(path=str(artifacts_dir / "browser_ism.png"), full_page=True)
 
     # a click on a match row zooms the tracks to its seqlet (1-based inclusive in the table)

@@ -100,9 +100,30 @@ def attribution_tracks(att, seqlets: pd.DataFrame | None, labels: list[str], x_r
     boxes = seqlet_boxes(seqlets, labels, ymax * 1.08, ymax * 0.12)
     return (spikes * track * boxes).opts(
         hv.opts.Overlay(ylim=(-ymax * 1.1, ymax * 1.45), responsive=True, height=260, show_grid=False,
-                        ylabel="Contribution", xlabel="Position (1-based)", active_tools=["wheel_zoom"],
+                        ylabel="Contribution", xlabel="Position (1-based)", tools=["xwheel_zoom", "xpan"],
+                        default_tools=["save", "reset"], active_tools=["xwheel_zoom", "xpan"],
                         toolbar="right", xlim=tuple(x_range), framewise=True, title=title)
     )
+
+
+#: the narrowest view the wheel zooms to, in bases (a genome browser's closest zoom)
+MIN_VIEW_BP = 20
+
+
+def x_bounds_hook(att, min_interval: int = MIN_VIEW_BP):
+    """A Bokeh hook keeping the x axis inside ``att``'s window and at least ``min_interval``
+    bases wide, as a genome browser does (the wheel zooms x only, see ``attribution_tracks``)."""
+    lo, hi = att.genome_start + 0.5, att.genome_start + len(att) + 0.5
+
+    def hook(plot, element):
+        from bokeh.models import PanTool, WheelZoomTool
+
+        plot.state.x_range.bounds = (lo, hi)
+        plot.state.x_range.min_interval = min(min_interval, hi - lo)
+        for tool in plot.state.tools:  # the overlay's elements bring their own 'both' tools
+            if isinstance(tool, (WheelZoomTool, PanTool)):
+                tool.dimensions = "width"
+    return hook
 
 
 def ism_heatmap(ism) -> hv.Rectangles:

@@ -107,7 +107,10 @@ def ism_rectangles(values: np.ndarray, sequence: str, first_position: int) -> hv
     df = df.rename(columns={"x0": "position"})
     return hv.Rectangles(df, kdims=[X_DIM, "row0", "x1", "row1"], vdims=["pos", "ref", "alt", "effect"]).opts(
         color="effect", cmap="RdBu_r", clim=(-lim or -1, lim or 1), line_width=0, colorbar=True,
-        tools=["hover", "tap"], yticks=[(3.5, "A"), (2.5, "C"), (1.5, "G"), (0.5, "T")],
+        tools=["hover", "tap", "xwheel_zoom", "xpan"], default_tools=["save", "reset"],
+        active_tools=["xwheel_zoom", "xpan"], yticks=[(3.5, "A"), (2.5, "C"), (1.5, "G"), (0.5, "T")],
+        # a clicked cell is outlined; the others keep their colour, so the map stays readable
+        nonselection_fill_alpha=1.0, selection_line_color="black", selection_line_width=2,
         hover_tooltips=[("position", "@pos{0,0}"), ("substitution", "@ref>@alt"), ("effect", "@effect{0.0000}")],
     )
 

@@ -18,7 +18,7 @@ import panel as pn
 
 import explorer as ex
 from explorer.io.export import attribution_csv, attribution_npz, seqlet_labels, seqlets_bed
-from explorer.plots.figures import attribution_tracks, ism_heatmap, overview, stacked
+from explorer.plots.figures import attribution_tracks, ism_heatmap, overview, stacked, x_bounds_hook
 from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figure
 from explorer.plots.transforms import ism_cell
 from explorer.ui.files import size_words
@@ -316,11 +316,11 @@ class Explorer(pn.viewable.Viewer):
         def track(x_range):
             shown = tuple(x_range) if x_range else view
             return attribution_tracks(att, seqlets, labels, shown, title=title).opts(
-                hv.opts.Overlay(hooks=[self._grab_range]))
+                hv.opts.Overlay(hooks=[x_bounds_hook(att), self._grab_range]))
 
         panels = [hv.DynamicMap(track, streams=[stream])]
         if ism is not None and ism.genome_start == att.genome_start and len(ism) == len(att):
-            heat = ism_heatmap(ism).opts(xlim=view)
+            heat = ism_heatmap(ism).opts(xlim=view, hooks=[x_bounds_hook(ism)])
             hv.streams.Selection1D(source=heat).add_subscriber(lambda index: self._on_ism_tap(index))
             panels.append(heat)
         return stacked(panels)
