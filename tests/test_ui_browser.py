@@ -173,9 +173,14 @@ def test_bad_region_shows_a_message_and_keeps_the_view(server, page, artifacts_d
     box = page.locator("input[type=text]").first
     box.fill("HUMHBB:50,000-40,000")
     box.press("Enter")
-    _wait_text(page, "Could not use that window", 30)
+    _wait_text(page, "Could not use the window", 30)
     assert page.get_by_text("empty or reversed", exact=False).count() >= 1
     assert _track(page, "Integrated gradients for CTCF")
+    # one truth on screen: the box and the URL go back to the window still shown
+    deadline = time.time() + 20
+    while box.input_value() != "HUMHBB:29,211-31,210" and time.time() < deadline:
+        page.wait_for_timeout(250)
+    assert box.input_value() == "HUMHBB:29,211-31,210" and "40%2C000" not in page.url and "40,000" not in page.url
     page.screenshot(path=str(artifacts_dir / "browser_bad_region.png"), full_page=True)
     assert not outside, f"requests left the machine: {outside}"
 

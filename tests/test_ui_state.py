@@ -104,6 +104,10 @@ def test_bad_region_keeps_the_window_and_says_why(state):
     assert state.window is window and "outside the loaded locus" in state.message
     state.region = "HUMHBB:100-150"
     assert state.window is window and "at least 100 bp" in state.message
+    # the box and the URL synced to it show the window still explained, not the bad text
+    state.region = "banana"
+    assert state.window is window and state.region == str(window.region)
+    assert state.message_kind == "danger" and "'banana'" in state.message
 
 
 def test_window_too_large_for_ism(state):

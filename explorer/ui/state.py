@@ -279,6 +279,8 @@ class ExplorerState(param.Parameterized):
         #: this session's upload folder (made on the first upload; readable by this session only)
         self.upload_dir = ex.cache_root() / "uploads" / uuid.uuid4().hex
         self.bookmarks: dict[str, str] = dict(SAMPLE_BOOKMARKS)
+        # runs after the URL sync's watcher (precedence 0): see _box_shows_the_window
+        self.param.watch(self._box_shows_the_window, "region", precedence=100)
         self._results: dict[tuple, Any] = {}
         self.load_model(model)
         self.load_locus(locus)
@@ -294,6 +296,12 @@ class ExplorerState(param.Parameterized):
     def _on_region(self):
         if self.window is None or str(self.window.region) != self.region:
             self.set_region()
+
+    def _box_shows_the_window(self, event=None):
+        """After every other watcher of ``region`` (the URL's included) has seen a bad value,
+        put the box back to the window still shown, so box, URL and plots agree again."""
+        if self.window is not None and self.region != str(self.window.region):
+            self.region = str(self.window.region)
 
     @param.depends("task", "method", "ig_baseline", "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast",
                    watch=True)
@@ -537,7 +545,7 @@ class ExplorerState(param.Parameterized):
             window = self.locus.subregion(reg.start, reg.end)
             self._check_window_length(len(window))
         except Exception as exc:  # noqa: BLE001
-            self._fail("use that window", exc)
+            self._fail(f"use the window {region!r}", exc)
             return False
         self.param.update(window=window, region=str(window.region), attribution=None, ism=None, motifs=None)
         self._restore_results()
