@@ -129,7 +129,11 @@ def test_bad_model_file_keeps_the_model(state, tmp_path_factory):
 def test_files_outside_the_configured_folders_are_refused(state):
     state.model_path = "/etc/hostname"
     assert state.load_model() is False
-    assert "outside the folders this app may read" in state.message
+    assert "is not under the folders this app may read" in state.message
+    refused = state.message.replace("/etc/hostname", "PATH")
+    state.model_path = "/etc/no-such-file-here"  # same words: nothing said about what exists outside
+    assert state.load_model() is False
+    assert state.message.replace("/etc/no-such-file-here", "PATH") == refused
     state.locus_path = "../../../../etc/passwd"
     assert state.load_locus() is False
     assert "Could not load the locus" in state.message
@@ -486,3 +490,21 @@ def test_the_operator_may_allow_trusted_pickles(state, tmp_path_factory, monkeyp
     assert "tick 'I trust this file'" in operator.message
     operator.trust_model = True
     assert operator.load_model() is True and operator.model.kind == "pickle"
+
+
+def test_links_out_of_the_folders_are_refused(state, tmp_path_factory):
+    import os
+
+    allowed = tmp_path_factory.mktemp("allowed")
+    outside = tmp_path_factory.mktemp("outside")
+    secret = outside / "secret.pt"
+    secret.write_bytes(b"not for visitors")
+    (allowed / "soft.pt").symlink_to(secret)
+    os.link(secret, allowed / "hard.pt")
+    s = ex.ExplorerState(model=state.model, locus=state.locus, roots=[SAMPLE_DATA, allowed])
+    model = s.model
+    s.model_path = str(allowed / "soft.pt")
+    assert s.load_model() is False and "is not under the folders this app may read" in s.message
+    s.model_path = str(allowed / "hard.pt")
+    assert s.load_model() is False and "has other hard links" in s.message
+    assert s.model is model and "not for visitors" not in s.message

@@ -38,35 +38,36 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
     """Resolve ``path`` (relative paths against each root, then the working folder) and
     check it lies under one of ``roots``.
 
+    Links are followed before the check (a symbolic link out of the folders is outside), a
+    file with other hard links is refused (one could be a link to any file on the server),
+    and the message is the same whether or not a path outside exists, so a visitor learns
+    nothing about the server's other files.
+
     Raises
     ------
     PermissionError
-        The file lies outside the configured folders (the message lists them and says how
-        to add one).
+        The path is outside the configured folders, or is hard-linked (the message lists the
+        folders and says how to add one).
     FileNotFoundError
         No such file under the allowed folders.
     """
     raw = Path(str(path).strip()).expanduser()
     candidates = [raw] if raw.is_absolute() else [root / raw for root in roots] + [Path.cwd() / raw]
-    for candidate in candidates:
-        resolved = candidate.resolve()
-        if not any(resolved.is_relative_to(root) for root in roots):
-            continue
+    inside = [c.resolve() for c in candidates if any(c.resolve().is_relative_to(root) for root in roots)]
+    for resolved in inside:
         if resolved.is_file():
+            if resolved.stat().st_nlink > 1:
+                raise PermissionError(
+                    f"the {what} {path} has other hard links, so this app does not read it (a hard link can "
+                    f"point at any file on the server); copy the file instead, or upload it under 'Your files'")
             return resolved
-    for candidate in candidates:
-        resolved = candidate.resolve()
-        if resolved.exists() and not any(resolved.is_relative_to(root) for root in roots):
-            raise PermissionError(
-                f"the {what} {path} lies outside the folders this app may read "
-                f"({', '.join(str(r) for r in roots)}); start the app with "
-                f"{DATA_DIRS_ENV}=/your/folder to allow another folder, or upload the file under "
-                f"'Your files'"
-            )
-    raise FileNotFoundError(
-        f"no {what} {path!s} under the folders this app may read ({', '.join(str(r) for r in roots)}); "
-        f"upload it under 'Your files'"
-    )
+    folders = ", ".join(str(r) for r in roots)
+    if not inside:
+        raise PermissionError(
+            f"the {what} {path} is not under the folders this app may read ({folders}); start the app "
+            f"with {DATA_DIRS_ENV}=/your/folder to allow another folder, or upload the file under 'Your files'")
+    raise FileNotFoundError(f"no {what} {path!s} under the folders this app may read ({folders}); upload it "
+                            f"under 'Your files'")
 
 
 #: the largest file accepted per kind of upload, in bytes (an ExplorerState's
