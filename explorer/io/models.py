@@ -482,25 +482,3 @@ def _from_checkpoint(obj: dict, path: Path) -> tuple[nn.Module, dict]:
     except RuntimeError as exc:
         raise ModelLoadError(f"{path.name}: the weights do not fit architecture {name!r}: {exc}") from None
     return net, dict(obj.get("card", {}))
-
-
-def check_model_output(model: ExplorerModel, length: int | None = None) -> tuple:
-    """Run ``model`` once and check its output fits its card.
-
-    Returns
-    -------
-    tuple
-        The output shape (of the first head for tuple/dict outputs).
-
-    Raises
-    ------
-    ModelLoadError
-        The model fails on the input, or its output does not fit the card's tasks or heads.
-    """
-    length = int(length or model.input_length or max(model.min_length, 200))
-    try:
-        facts = inspect_model(model.net, model.device, input_length=length)
-    except (NoLengthFits, ValueError) as exc:
-        raise ModelLoadError(f"model {model.name!r}: {exc}") from None
-    _check_card(model.card, facts, model.name)
-    return tuple(facts.heads[0]["shape"])
