@@ -248,17 +248,29 @@ def test_wrong_pool_kind_is_caught_before_any_mutant(sample):
     assert (values - plain(model, x, lambda y: y[:, 0])).abs().max() <= TOL
 
 
+class Gated(nn.Module):
+    """Not local: every position is scaled by the mean over the whole sequence."""
+
+    def __init__(self, outputs=1):
+        super().__init__()
+        torch.manual_seed(0)
+        self.c = nn.Conv1d(4, outputs, 3, padding=1)
+
+    def forward(self, x):
+        h = self.c(x)
+        return (h * h.mean(-1, keepdim=True)).mean(-1)
+
+
 def test_no_structure_raises_not_implemented():
-    class Plain(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c = nn.Conv1d(4, 2, 3, padding=1)
+    """Nothing declared and a graph that is not local: fast ISM says why (callers use plain ISM)."""
+    with pytest.raises(NotImplementedError, match="cannot read this model's structure from its graph"):
+        fast_ism(ExplorerModel(Gated(2), {"tasks": ["a", "b"]}), one_hot(20), lambda y: y[:, 0])
 
-        def forward(self, x):
-            return self.c(x).mean(-1)
 
+def test_declared_only_refuses_a_model_without_a_declaration():
     with pytest.raises(NotImplementedError, match="declares no structure"):
-        fast_ism(ExplorerModel(Plain(), {"tasks": ["a", "b"]}), one_hot(20), lambda y: y[:, 0])
+        fast_ism(ExplorerModel(Gated(2), {"tasks": ["a", "b"]}), one_hot(20), lambda y: y[:, 0],
+                 structure="declared")
 
 
 def test_verification_positions_are_seeded_and_include_the_ends(sample):
@@ -333,16 +345,7 @@ def test_progressive_equals_fast_and_is_cancellable(sample):
 
 
 def test_progressive_without_structure_uses_plain_ism():
-    class Plain(nn.Module):
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(0)
-            self.c = nn.Conv1d(4, 1, 3, padding=1)
-
-        def forward(self, x):
-            return self.c(x).mean(-1)
-
-    model = ExplorerModel(Plain(), {"tasks": ["a"]})
+    model = ExplorerModel(Gated(1), {"tasks": ["a"]})
     x = one_hot(30, seed=16)
     diag: dict = {}
     parts = {(a, b): v for a, b, v in progressive_ism(model, x, lambda y: y[:, 0], 0, 10, chunk=10,

@@ -161,7 +161,7 @@ def test_chrombpnet_loads_and_sums_its_networks(tmp_path):
         model = load(path, form)
         assert [h["name"] for h in model.heads] == ["profile", "counts"]
         assert model.min_length == 2 * (TRIM + 5) + 1 and model.card["trimming"] == TRIM + 5
-        assert "structure" not in model.card  # two networks summed: plain ISM
+        assert "structure" not in model.card  # two networks summed: found from the graph
         x = one_hot(LENGTH, seed=4)
         with torch.no_grad():
             profile, counts = model(x[None])
@@ -170,7 +170,8 @@ def test_chrombpnet_loads_and_sums_its_networks(tmp_path):
         torch.testing.assert_close(profile, want_profile, rtol=0, atol=1e-5)
         torch.testing.assert_close(counts, want_counts, rtol=0, atol=1e-5)
     res = ex.attribute(model, x, "ism", cache=False)
-    assert res.diagnostics.ism_path == "plain"
+    d = res.diagnostics
+    assert d.ism_path == "fast" and d.fast_ism_path == "graph" and not d.fast_ism_fallback, d.fast_ism_reason
     positions = [0, 50, LENGTH - 1]
     want = brute_force(chrom, x, lambda y: y[1][0, 0], positions)
     assert float((res.values[:, positions].double() - want).abs().max()) < 1e-5

@@ -38,11 +38,15 @@ class Diagnostics(Mapping):
     fast_ism : bool or None
         Fast ISM: True when its values were kept, False when plain ISM replaced them.
     fast_ism_path : str or None
-        Fast ISM: ``"stages"`` (layer by layer), ``"window"`` (black-box trunk on a window)
-        or ``"plain"`` (fell back to plain ISM).
+        Fast ISM: ``"stages"`` (layer by layer), ``"window"`` (black-box trunk on a window),
+        both from a declared structure; ``"graph"`` (the structure read from the model's
+        captured graph); or ``"plain"`` (fell back to plain ISM).
     fast_ism_fallback : bool or None
         Fast ISM: True when plain ISM replaced it (a failed self-check or a structure
-        declaration that does not reproduce the model's output).
+        that does not reproduce the model's output).
+    fast_ism_reason : str or None
+        Why fast ISM did not apply (an operation of the graph it cannot localise, a graph
+        that could not be captured); None when it ran.
     receptive_field : int or None
         Fast ISM: the trunk's receptive field used, in bases (odd).
     fast_ism_max_abs_diff : float or None
@@ -70,6 +74,7 @@ class Diagnostics(Mapping):
     fast_ism: bool | None = None
     fast_ism_path: str | None = None
     fast_ism_fallback: bool | None = None
+    fast_ism_reason: str | None = None
     receptive_field: int | None = None
     fast_ism_max_abs_diff: float | None = None
     fast_ism_verified_positions: list[int] | None = None

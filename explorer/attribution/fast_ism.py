@@ -45,8 +45,8 @@ from typing import Any, Callable, Iterator, MutableMapping
 
 import torch
 
-from explorer.attribution.device import run_in_batches
 from explorer.attribution.diagnostics import Diagnostics
+from explorer.attribution.engine import MutantEngine
 from explorer.attribution.ism import ism
 from explorer.attribution.progress import Cancelled, ProgressCallback, report  # noqa: F401 (re-export)
 from explorer.attribution.result import IsmResult
@@ -63,6 +63,7 @@ from explorer.attribution.runtime import (
     tolerance,
 )
 from explorer.attribution.structure import (
+    NoDeclaration,
     CropHead,
     PooledHead,
     Structure,
@@ -226,7 +227,7 @@ class _Crop(_Head):
 _HEADS: dict[str, type[_Head]] = {"max": _MaxPool, "sum": _SumPool, "mean": _MeanPool, "crop": _Crop}
 
 
-class FastISM:
+class FastISM(MutantEngine):
     """Reference caches of one (model, sequence, target), ready to score mutants fast.
 
     Parameters
@@ -252,6 +253,8 @@ class FastISM:
         self.x = check_one_hot(one_hot).to(self.device)
         self.length = L = int(self.x.shape[1])
         self.structure = s = structure or resolve_structure(model)
+        self.path = "stages" if s.stages is not None else "window"
+        self.receptive_field = s.receptive_field
         self.warnings: list[str] = list(s.warnings)
         self.radius = R = s.radius
         head_r = max(h.radius for h in s.heads)
@@ -396,22 +399,49 @@ class FastISM:
             y = self.target(self._mutant_outputs(span, pos)).reshape(-1).double()
             return (y - self.rebuilt_score).cpu()
 
-    def values(self, start: int, end: int, *, batch_size: int | None = None,
-               progress: ProgressCallback = None) -> torch.Tensor:
-        """The ISM map of ``[start, end)`` (0-based, half-open): ``(4, end - start)`` float32 CPU."""
-        start, end = check_window(self.length, start, end)
-        pos, bases, _ = mutations(self.x, torch.arange(start, end))
-        n = int(pos.numel())
-        out = torch.zeros(4, end - start, dtype=torch.float32)
-        report(progress, 0.0)
 
-        def run(i: int, j: int) -> None:
-            out[bases[i:j], pos[i:j] - start] = self.scores(pos[i:j], bases[i:j]).float()
+def fast_engine(model: Any, one_hot: torch.Tensor, target: Callable, *, structure: str = "auto") -> MutantEngine:
+    """The fast-ISM engine for a model: its declared structure, else its graph.
 
-        # batches halve and retry on out-of-memory (the engine's batcher)
-        _, self.last_batch_size = run_in_batches(run, n, int(batch_size or self.default_batch_size), self.device,
-                                                 on_batch=lambda done: report(progress, done / max(n, 1)))
-        return out
+    Parameters
+    ----------
+    structure : {"auto", "declared", "graph"}
+        ``"auto"``: the declaration (model card or class adapter) when there is one, else
+        the structure read from the captured graph
+        (:class:`~explorer.attribution.graph_ism.GraphISM`); ``"declared"`` or ``"graph"``:
+        only that one.
+
+    Raises
+    ------
+    StructureMismatch
+        The engine's rebuilt reference output differs from the model's own.
+    StructureError (a NotImplementedError)
+        Neither way applies; the message says why (for the graph: the operation it could
+        not localise).
+    """
+    from explorer.attribution.graph_ism import GraphISM
+
+    if structure not in ("auto", "declared", "graph"):
+        raise ValueError(f"structure must be 'auto', 'declared' or 'graph'; got {structure!r}")
+    declared_reason = None
+    if structure != "graph":
+        try:
+            return FastISM(model, one_hot, target)
+        except StructureMismatch:
+            raise
+        except StructureError as exc:
+            if structure == "declared":
+                raise
+            declared_reason = None if isinstance(exc, NoDeclaration) else str(exc)
+    try:
+        return GraphISM(model, one_hot, target)
+    except StructureMismatch:
+        raise
+    except StructureError as exc:
+        reason = f"fast ISM cannot read this model's structure from its graph: {exc}"
+        if declared_reason:
+            reason = f"{declared_reason}; and {reason}"
+        raise type(exc)(reason) from None
 
 
 def _heads_read(target: Callable, structure: Structure) -> list[int]:
@@ -497,15 +527,15 @@ def _check(engine: FastISM, values: torch.Tensor, start: int, end: int, verify: 
     fall_back(diagnostics,
               f"fast ISM differed from plain ISM by {diagnostics.fast_ism_max_abs_diff:.3g} (tolerance "
               f"{diagnostics.fast_ism_tolerance:.3g}) at {len(positions)} checked positions: the model's "
-              f"structure declaration (e.g. its receptive field, {engine.structure.receptive_field} bp) "
+              f"structure (e.g. its receptive field, {engine.receptive_field} bp, {engine.path}) "
               f"does not fit the model")
     return False
 
 
 def _fast_diagnostics(engine: FastISM) -> Diagnostics:
     """What the fast path reports before any check: its path, receptive field, warnings."""
-    return Diagnostics(fast_ism=True, fast_ism_path="stages" if engine.structure.stages is not None else "window",
-                       receptive_field=engine.structure.receptive_field, fast_ism_fallback=False,
+    return Diagnostics(fast_ism=True, fast_ism_path=engine.path,
+                       receptive_field=engine.receptive_field, fast_ism_fallback=False,
                        reference_score=engine.reference_score,
                        fast_ism_tolerance=tolerance(engine.reference_score), warnings=list(engine.warnings))
 
@@ -521,7 +551,7 @@ def _plain(model: Any, x: torch.Tensor, target: Callable, start: int, end: int, 
 
 def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0, end: int | None = None,
              *, progress: ProgressCallback = None, verify: int = 8, batch_size: int | None = None,
-             seed: int = 0) -> IsmResult:
+             seed: int = 0, structure: str = "auto") -> IsmResult:
     """Exact ISM of ``one_hot[:, start:end]``, recomputing only what each mutation changes.
 
     Parameters
@@ -545,6 +575,9 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
         Mutants per batch (default: from the activation sizes and the device).
     seed : int
         Seed of the verification sample.
+    structure : {"auto", "declared", "graph"}
+        Where the fast path's structure comes from (:func:`fast_engine`): the model's
+        declaration, else its captured graph.
 
     Returns
     -------
@@ -553,7 +586,8 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
         ``(4, end - start)`` on the CPU, ``f(mutant) - f(reference)``; ``reference_score``
         from the full model; :class:`~explorer.attribution.diagnostics.Diagnostics` with
         ``fast_ism`` (True when the fast values were kept), ``fast_ism_path``
-        (``"stages"``, ``"window"`` or ``"plain"``), ``receptive_field``,
+        (``"stages"`` or ``"window"`` from a declared structure, ``"graph"`` from the
+        captured graph, ``"plain"`` after a fallback), ``receptive_field``,
         ``fast_ism_max_abs_diff`` and ``fast_ism_verified_positions`` (0-based),
         ``fast_ism_tolerance``, ``fast_ism_fallback`` (True when plain ISM replaced it),
         ``batch_size``, ``n_mutants``, ``warnings``.
@@ -561,7 +595,8 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
     Raises
     ------
     NotImplementedError
-        The model declares no usable structure (use plain ISM).
+        Neither a declared structure nor the model's graph gives a fast path (use plain
+        ISM); the message says why.
     Cancelled
         ``progress`` returned False.
     """
@@ -569,7 +604,7 @@ def fast_ism(model: Any, one_hot: torch.Tensor, target: Callable, start: int = 0
     start, end = check_window(x.shape[1], start, end)
     with running_on(model):
         try:
-            engine = FastISM(model, x, target)
+            engine = fast_engine(model, x, target, structure=structure)
         except StructureMismatch as exc:
             diagnostics = Diagnostics(fast_ism_verified_positions=[])
             fall_back(diagnostics, str(exc))
@@ -600,8 +635,8 @@ def _chunks_outward(view_start: int, view_end: int, start: int, end: int, chunk:
 def progressive_ism(model: Any, one_hot: torch.Tensor, target: Callable, view_start: int, view_end: int,
                     *, chunk: int = 200, start: int = 0, end: int | None = None,
                     progress: ProgressCallback = None, verify: int = 8, batch_size: int | None = None,
-                    seed: int = 0, diagnostics: Diagnostics | MutableMapping | None = None
-                    ) -> Iterator[tuple[int, int, torch.Tensor]]:
+                    seed: int = 0, diagnostics: Diagnostics | MutableMapping | None = None,
+                    structure: str = "auto") -> Iterator[tuple[int, int, torch.Tensor]]:
     """ISM of ``[start, end)``, the visible window first, then chunks outward (for the app).
 
     Yields ``(chunk_start, chunk_end, values)`` with ``values`` ``(4, chunk_end - chunk_start)``
@@ -640,12 +675,12 @@ def progressive_ism(model: Any, one_hot: torch.Tensor, target: Callable, view_st
     with running_on(model):
         engine = None
         try:
-            engine = FastISM(model, x, target)
+            engine = fast_engine(model, x, target, structure=structure)
             diag.update(_fast_diagnostics(engine))
         except StructureMismatch as exc:
             fall_back(diag, str(exc))
         except NotImplementedError as exc:
-            diag.warnings.append(str(exc))
+            diag.fast_ism_reason = str(exc)
             diag.fast_ism, diag.fast_ism_path, diag.fast_ism_fallback = False, "plain", False
         for a, b in _chunks_outward(vs, ve, start, end, chunk):
             report(progress, done / total)

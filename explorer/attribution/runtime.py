@@ -211,9 +211,14 @@ def self_check(diagnostics: Diagnostics, fast_values: torch.Tensor, exact: torch
         ``fast_ism_tolerance``.
     fast_values, exact : torch.Tensor, shape ``(4, len(positions))``
         Fast and plain ISM at the checked positions.
+
+    The tolerance is :data:`TOLERANCE` times the largest of 1, ``|f(reference)|`` and
+    ``|f(mutant)|`` over the checked mutants (float32 rounding grows with the outputs).
     """
     diff = float((fast_values.double() - exact.double()).abs().max())
-    tol = tolerance(reference_score)
+    # float32 rounding follows the outputs' size: that of f(mutant) too, when effects dwarf f(reference)
+    largest = float((exact.double() + float(reference_score)).abs().max()) if exact.numel() else 0.0
+    tol = max(tolerance(reference_score), TOLERANCE * largest)
     diagnostics.fast_ism_max_abs_diff = diff
     diagnostics.fast_ism_verified_positions = list(positions)
     diagnostics.fast_ism_tolerance = tol
@@ -252,12 +257,14 @@ def run_with_fallback(fast, run_fast: Callable[[], tuple], run_plain: Callable[[
     """
     check_fast(fast)
     warnings: list[str] = []
+    reason = None
     if fast is not False:
         try:
             values, reference, extra = run_fast()
         except Cancelled:
             raise
         except NotImplementedError as exc:
+            reason = str(exc)
             if fast is True:
                 warnings.append(f"fast ISM does not apply to this model ({exc}); used plain ISM")
         except Exception as exc:  # noqa: BLE001 - 'auto' must still give the exact answer
@@ -272,4 +279,6 @@ def run_with_fallback(fast, run_fast: Callable[[], tuple], run_plain: Callable[[
     result = run_plain()
     result.diagnostics.warnings[:0] = warnings
     result.diagnostics.ism_path = "plain"
+    if reason is not None:
+        result.diagnostics.fast_ism_reason = reason
     return result

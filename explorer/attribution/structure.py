@@ -70,6 +70,10 @@ class StructureError(NotImplementedError):
     """The model declares no usable structure for fast ISM (plain ISM still works)."""
 
 
+class NoDeclaration(StructureError):
+    """Neither the model card nor a class adapter declares a structure."""
+
+
 class StructureMismatch(StructureError):
     """The declared structure does not reproduce the model's own output."""
 
@@ -331,7 +335,7 @@ def declared_structure(model: Any) -> tuple[Any, dict]:
         if adapter is not None:
             spec = adapter(net)
     if spec is None:
-        raise StructureError(
+        raise NoDeclaration(
             f"{class_name(net)} declares no structure (model card 'structure', see "
             f"explorer.attribution.structure), so receptive-field-local ISM cannot be used; "
             f"plain ISM works for any model"

@@ -700,7 +700,10 @@ class ExplorerState(param.Parameterized):
         if d.get("convergence_delta_max") is not None:
             parts.append(f"max convergence delta {d.get('convergence_delta_max'):.2e}")
         if d.get("fast_ism_max_abs_diff") is not None:
-            parts.append(f"fast ISM verified (max diff {d.get('fast_ism_max_abs_diff'):.1e})")
+            found = " on the structure read from the model's graph" if d.get("fast_ism_path") == "graph" else ""
+            parts.append(f"fast ISM{found} verified (max diff {d.get('fast_ism_max_abs_diff'):.1e})")
+        elif d.get("fast_ism_reason"):
+            parts.append(f"plain ISM (exact; the fast engine does not apply: {app_words(str(d.get('fast_ism_reason')))})")
         if d.get("reference_score") is not None:
             parts.append(f"f(x) = {d.get('reference_score'):.3f}")
         if d.get("sliding"):
