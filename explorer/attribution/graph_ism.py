@@ -69,6 +69,7 @@ _SAME_POSITIONS = {
 _POOLS = {aten.mean.dim: "mean", aten.sum.dim_IntList: "sum", aten.amax.default: "max",
           aten.max.dim: "max", aten.adaptive_avg_pool1d.default: "mean",
           aten.adaptive_max_pool1d.default: "max"}
+_SIZES = {aten.sym_size.int, aten.sym_numel.default, aten.sym_stride.int, aten.size.int, aten.dim.default}
 _RESHAPES = {aten.view.default, aten.reshape.default, aten._unsafe_view.default, aten.expand.default}
 
 
@@ -214,6 +215,8 @@ class LocalGraph:
             return self._getitem(name, args)
         inputs = _nodes_in((args, kwargs))
         kinds = {n.kind for n in inputs}
+        if op in _SIZES:
+            return self._run(op, args, kwargs)  # shapes are fixed in the graph: a plain number
         if "unread" in kinds:
             raise GraphError(f"{_op_name(op)} reads what {[n for n in inputs if n.kind == 'unread'][0].params['why']}")
         if op is aten._native_batch_norm_legit_no_training.default and "local" in kinds:
@@ -332,7 +335,9 @@ class LocalGraph:
                 ldim -= sum(1 for d in dims if d < ldim)
         elif op in (aten.slice.Tensor, aten.select.int):
             d = _norm_dim(int(args[1]), nd)
-            if d == 0:
+            whole = op is aten.slice.Tensor and (len(args) < 3 or args[2] in (None, 0)) and (
+                len(args) < 4 or args[3] is None or int(args[3]) >= src.ref.shape[d]) and (len(args) < 5 or args[4] == 1)
+            if d == 0 and not whole:  # traced `h[:, :, a:b]` also slices the batch axis whole: a no-op
                 why = "selects along the batch axis"
             if op is aten.select.int and d < ldim:
                 ldim -= 1
