@@ -117,7 +117,9 @@ letter-probability matrix: alength= 4 w= 1
 def test_read_meme_header_variants(tmp_path):
     path = tmp_path / "variants.meme"
     path.write_text(MEME_VARIANTS)
-    db = read_meme(path)
+    with pytest.warns(UserWarning, match=r"1 of 3 motifs holds counts .*two \(rows summing to 20\)"):
+        db = read_meme(path)
+    assert len(db.notes) == 1 and "divided by its total" in db.notes[0]
     assert db.names == ["one", "two", "one_2"]
     assert db["one"].shape == (4, 2)  # no w=: the matrix ends at the blank line
     assert db.metadata.loc["two", "tf_name"] == "TWO_TF"

@@ -21,6 +21,7 @@ from explorer.attribution.runtime import (check_fast, check_one_hot, check_windo
                                           run_with_fallback, running_on)
 from explorer.attribution.tiling import tiles
 from explorer.attribution.targets import Target, describe_output, model_tasks, resolve_target
+from explorer.io.probing import explained_model_errors
 
 __all__ = ["attribute", "predict", "Cancelled", "METHODS"]
 
@@ -174,6 +175,9 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
         window, unknown target/method/option. The message names the rule and the value.
     Cancelled
         The progress callback returned False.
+    ModelRunError
+        A TorchScript model raised an error: the message holds the model's own error text
+        (:func:`explorer.io.probing.explained_model_errors`).
     """
     x, chrom, offset = _as_input(locus_or_onehot)
     length = int(x.shape[1])
@@ -188,7 +192,7 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     dev = resolve_device(model, device)
     progress = monotone(progress)
 
-    with running_on(model, dev):
+    with running_on(model, dev), explained_model_errors(f"computing the {method} map"):
         target_obj = resolve_target(model, target, length=length, **target_options)
         key_options = {k: v for k, v in opts.items() if k not in _NOT_IN_KEY}
         key = _cache.cache_key(model, x, start, end, method, target_obj.to_dict(), key_options) if cache else None
@@ -362,7 +366,8 @@ def predict(model: nn.Module, locus_or_onehot, window: int | None = None, step: 
     dev = resolve_device(model, device)
     batch_size = batch_size or default_batch_size(dev, window)
 
-    with running_on(model, dev), torch.inference_mode():
+    with (running_on(model, dev), torch.inference_mode(),
+          explained_model_errors("scoring windows along the sequence")):
         xd = x.to(dev)
         offsets = torch.arange(window, device=dev)
 

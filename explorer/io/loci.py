@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from explorer.io.cachefiles import derived_path
-from explorer.io.sequences import one_hot_encode, validate_sequence
+from explorer.io.sequences import invalid_positions, invalid_text, one_hot_encode, validate_sequence
 
 #: columns of every annotation table (start/end 0-based half-open in the chrom's coordinates)
 ANNOTATION_COLUMNS = ["chrom", "start", "end", "strand", "type", "name"]
@@ -227,10 +227,15 @@ def load_locus(
     FileNotFoundError
         No such file.
     ValueError
-        A file that is neither FASTA nor GenBank, an unknown sequence name (the message lists
-        those available), or a region outside the sequence.
+        A folder, an empty file, a file that is neither FASTA nor GenBank (a compressed file
+        of another kind is named), a damaged gzip file, a record without bases (a FASTA
+        header alone, a GenBank record without its sequence), duplicate or empty FASTA record
+        names, an unknown sequence name (the message lists those available), or a region
+        outside the sequence.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path.name} is a folder, not a FASTA or GenBank file; choose a file inside it")
     if not path.is_file():
         raise FileNotFoundError(f"locus file not found: {path}")
     kind = _sniff(path)
@@ -254,20 +259,40 @@ def _open_text(path: Path):
     return open(path, "rt", errors="replace")
 
 
+#: leading bytes of compressed or archive formats the explorer does not read, and what to do
+OTHER_COMPRESSIONS = {
+    b"PK\x03\x04": "a zip archive: unzip it and choose the FASTA or GenBank file inside",
+    b"BZh": "bzip2-compressed: decompress it (bunzip2) or recompress it with gzip or bgzip",
+    b"\xfd7zXZ\x00": "xz-compressed: decompress it (unxz) or recompress it with gzip or bgzip",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed: decompress it (unzstd) or recompress it with gzip or bgzip",
+}
+
+
 def _sniff(path: Path) -> str:
+    """``"fasta"`` or ``"genbank"`` from the content; a clear ``ValueError`` for anything else."""
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if not magic:
+        raise ValueError(f"{path.name} is empty (0 bytes): it holds no sequence; choose a FASTA or GenBank file")
+    for prefix, what in OTHER_COMPRESSIONS.items():
+        if magic.startswith(prefix):
+            raise ValueError(f"{path.name} is {what}")
     try:
         with _open_text(path) as fh:
             head = fh.read(4096)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"{path.name} could not be read as text ({exc})") from None
+        raise ValueError(f"{path.name} is a damaged or truncated gzip file ({exc}); download or compress it "
+                         f"again") from None
     stripped = head.lstrip()
     if stripped.startswith(">"):
         return "fasta"
     if stripped.startswith("LOCUS"):
         return "genbank"
+    gz = path.name.lower().endswith((".gz", ".bgz")) and magic[:2] != b"\x1f\x8b"
     raise ValueError(
-        f"{path.name} is neither FASTA (first line '>name') nor GenBank (first line 'LOCUS ...'); "
-        f"it starts with {stripped[:40]!r}"
+        f"{path.name} is neither FASTA (first line '>name') nor GenBank (first line 'LOCUS ...')"
+        + ("; its name ends in .gz but it is not gzip-compressed either" if gz else "")
+        + f"; it starts with {stripped[:40]!r}"
     )
 
 
@@ -290,41 +315,96 @@ def _resolve(region, chrom_lengths: dict[str, int], path: Path) -> Region:
 
 
 def _load_fasta(path: Path, region) -> Locus:
+    """A locus of a FASTA file: indexed with pyfaidx (index in the cache), else read in memory.
+
+    Read in memory: plain gzip, a folder where no index can be written, and FASTA whose
+    lines are of uneven length (valid FASTA that a ``.fai`` index cannot describe).
+    """
     import pyfaidx
 
-    # the index lives in the cache, keyed by the file's path, size and mtime: never written
-    # beside the user's data, rebuilt when the FASTA changed
+    try:
+        lengths, reg, seq = _read_fasta_indexed(path, region)
+    except (pyfaidx.UnsupportedCompressionFormat, PermissionError, OSError, _UnevenLines):
+        records = _read_fasta_in_memory(path)
+        lengths = {name: len(seq) for name, seq in records.items()}
+        reg = _resolve(region, lengths, path)
+        seq = records[reg.chrom][reg.start:reg.end]
+    _check_has_bases(path, reg.chrom, lengths[reg.chrom])
+    _check_bases(path, reg, seq)
+    return Locus(reg.chrom, reg.start, reg.end, seq, source=str(path), chrom_length=lengths[reg.chrom])
+
+
+class _UnevenLines(Exception):
+    """pyfaidx cannot index a FASTA whose lines are of uneven length (read it in memory)."""
+
+
+def _read_fasta_indexed(path: Path, region) -> tuple[dict[str, int], Region, str]:
+    """``(record lengths, region, bases)`` through a pyfaidx index kept in the cache.
+
+    The index lives in the cache, keyed by the file's path, size and mtime: never written
+    beside the user's data, rebuilt when the FASTA changed. pyfaidx's errors are put in
+    words, its own text kept.
+    """
+    import pyfaidx
+
     index = derived_path("fasta-index", path, ".fai")
     index.parent.mkdir(parents=True, exist_ok=True)
     try:
         fasta = pyfaidx.Fasta(str(path), indexname=str(index), gzi_indexname=str(index.with_suffix(".gzi")),
                               as_raw=True, sequence_always_upper=True, rebuild=False)
-        lengths = {name: len(fasta[name]) for name in fasta.keys()}
-        reg = _resolve(region, lengths, path)
-        seq = fasta[reg.chrom][reg.start:reg.end]
-        fasta.close()
+        try:
+            lengths = {name: len(fasta[name]) for name in fasta.keys()}
+            reg = _resolve(region, lengths, path)
+            return lengths, reg, fasta[reg.chrom][reg.start:reg.end]
+        finally:
+            fasta.close()
+    except pyfaidx.FastaIndexingError as exc:
+        text = str(exc)
+        if "not consistent" in text:
+            raise _UnevenLines(text) from None
+        if "Bad sequence name" in text:
+            raise ValueError(f"{path.name} has a header line without a name (a line holding only '>'); give "
+                             f"every record a name, e.g. '>chr1' (pyfaidx: {text})") from None
+        raise ValueError(f"{path.name} could not be read as FASTA: {text}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name} holds bytes that are not text (at byte {exc.start:,} of a line): it is "
+                         f"not a FASTA file, or it is damaged") from None
     except ValueError as exc:
         if "Duplicate key" in str(exc):
             name = str(exc).split("Duplicate key", 1)[1].strip().strip('"')
             raise ValueError(f"{path.name} holds two records named {name!r}; record names must be unique "
                              f"(rename one in the FASTA headers)") from None
         raise
-    except (pyfaidx.UnsupportedCompressionFormat, PermissionError, OSError):
-        # plain gzip, or a read-only folder where the index cannot be written: read in memory
-        records = _read_fasta_in_memory(path)
-        lengths = {name: len(seq) for name, seq in records.items()}
-        reg = _resolve(region, lengths, path)
-        seq = records[reg.chrom][reg.start:reg.end]
-    return Locus(reg.chrom, reg.start, reg.end, seq, source=str(path), chrom_length=lengths[reg.chrom])
+
+
+def _check_bases(path: Path, reg: Region, seq: str) -> None:
+    """Refuse characters that are not DNA, naming the first by its 1-based position on the record."""
+    bad = invalid_positions(seq)
+    if bad.size:
+        where = f"position {reg.start + int(bad[0]) + 1:,} of {reg.chrom} (1-based) in {path.name}"
+        raise ValueError(invalid_text(seq, bad, where))
+
+
+def _check_has_bases(path: Path, chrom: str, length: int) -> None:
+    """Refuse a record of no bases (a header line with no sequence under it)."""
+    if length == 0:
+        raise ValueError(f"record {chrom!r} of {path.name} holds no bases (a header line with no sequence under "
+                         f"it); add its sequence, or choose another record with a region such as 'name:1-1000'")
 
 
 def _read_fasta_in_memory(path: Path) -> dict[str, str]:
     records: dict[str, list[str]] = {}
     name = None
     with _open_text(path) as fh:
-        for line in fh:
+        for lineno, line in enumerate(fh, 1):
             if line.startswith(">"):
-                name = line[1:].split()[0] if line[1:].strip() else f"record{len(records) + 1}"
+                if not line[1:].strip():
+                    raise ValueError(f"{path.name}, line {lineno}: a header line without a name (only '>'); give "
+                                     f"every record a name, e.g. '>chr1'")
+                name = line[1:].split()[0]
+                if name in records:
+                    raise ValueError(f"{path.name} holds two records named {name!r}; record names must be unique "
+                                     f"(rename one in the FASTA headers)")
                 records[name] = []
             elif name is not None:
                 records[name].append(line.strip())
@@ -347,10 +427,31 @@ def _load_genbank(path: Path, region) -> Locus:
     lengths = {name: len(rec.seq) for name, rec in by_name.items()}
     reg = _resolve(region, lengths, path)
     rec = by_name[reg.chrom]
-    seq = str(rec.seq[reg.start:reg.end])
+    seq = _genbank_bases(rec, reg, path)
     table = genbank_features(rec)
     ann = _overlapping(table, reg.chrom, reg.start, reg.end)
     return Locus(reg.chrom, reg.start, reg.end, seq, ann, source=str(path), chrom_length=lengths[reg.chrom])
+
+
+def _genbank_bases(record, reg: Region, path: Path) -> str:
+    """The bases of ``reg`` in a GenBank record; a clear message when the record has none.
+
+    A GenBank record may give only its length and a ``CONTIG`` line (how the sequence is
+    assembled from others) without the bases (no ``ORIGIN`` section): Biopython then says
+    "Sequence content is undefined".
+    """
+    from Bio.Seq import UndefinedSequenceError
+
+    try:
+        seq = str(record.seq[reg.start:reg.end])
+    except UndefinedSequenceError as exc:
+        raise ValueError(
+            f"record {record.name!r} of {path.name} holds no sequence, only its length and features (no ORIGIN "
+            f"section; Biopython: {exc}). Download it with its sequence (at NCBI: 'GenBank (full)', or "
+            f"'Show sequence'), or use a FASTA of the same record") from None
+    _check_has_bases(path, record.name, len(seq))
+    _check_bases(path, reg, seq)
+    return seq
 
 
 def genbank_features(record) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ from torch import nn
 import explorer.nets  # noqa: F401 - the shipped networks register themselves in the registry
 from explorer.io import bpnetlite  # recognises bpnet-lite models; imports bpnetlite only to build one
 from explorer.io.cards import read_card, save_card
-from explorer.io.probing import ModelFacts, NoLengthFits, inspect_model, model_error_text
+from explorer.io.probing import ModelFacts, NoLengthFits, batch_dependence, inspect_model, model_error_text
 from explorer.io.registry import ARCHITECTURES
 from explorer.io.torchutil import ChannelsLast, model_device
 
@@ -264,7 +265,10 @@ def load_model(
     check_output : bool
         Run the model to find its input lengths and outputs, and check the card against
         them (:func:`explorer.io.probing.inspect_model`). The result is ``model.facts``, in
-        words ``model.report``.
+        words ``model.report``. A model whose output for a sequence depends on the other
+        sequences of its batch, or changes from run to run, is loaded with a ``UserWarning``
+        (also in ``model.facts.warnings`` and the report), since its maps would change with
+        the batch size (:func:`explorer.io.probing.batch_dependence`).
 
     Returns
     -------
@@ -365,8 +369,19 @@ def build_model(net: nn.Module, file_card: dict, overrides: dict | None = None, 
         for head, declared in zip(facts.heads, merged["heads"]):  # say the heads' given names
             head["name"] = str(declared.get("name", head["name"]) if isinstance(declared, dict) else declared)
     model.facts = facts
+    if facts is not None:
+        _check_batches(model, facts, device)
     model.report = facts.describe() if facts is not None else ""
     return model
+
+
+def _check_batches(model: ExplorerModel, facts: ModelFacts, device: torch.device | str) -> None:
+    """Warn (and note in ``facts.warnings``) when the model's output for a sequence depends on
+    the rest of its batch or on the run (:func:`explorer.io.probing.batch_dependence`)."""
+    words = batch_dependence(model.net, device, int(model.input_length or facts.probe_length))
+    if words:
+        facts.warnings.append(words)
+        warnings.warn(f"model {model.name!r}: {words}", UserWarning, stacklevel=4)
 
 
 def _default_tasks(facts: ModelFacts) -> list[str]:
@@ -440,6 +455,9 @@ def _read_model(path: Path, trusted: bool) -> tuple[nn.Module, dict, str]:
 def _torch_load(path: Path, trusted: bool) -> Any:
     with open(path, "rb") as fh:
         head = fh.read(2)
+    if not head:
+        raise ModelLoadError(f"{path.name} is empty (0 bytes): it holds no model; copy or export the model file "
+                             f"again")
     if not zipfile.is_zipfile(path) and not (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5):
         # torch.save writes a zip (or, before PyTorch 1.6, a pickle starting with 0x80 and its
         # protocol): anything else is not a model file, whatever the unpickler would say

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
 from explorer.io.torchutil import ChannelsLast
 
-__all__ = ["ModelFacts", "inspect_model", "describe_heads", "model_error_text", "NoLengthFits"]
+__all__ = ["ModelFacts", "inspect_model", "describe_heads", "model_error_text", "model_error_hint", "NoLengthFits",
+           "ModelRunError", "explained_model_errors", "batch_dependence"]
 
 #: lengths tried first (a free-length model answers the first), then common fixed lengths
 ANCHOR_LENGTHS = (1000, 2114, 500, 200)
@@ -37,6 +39,15 @@ COMMON_LENGTHS = (75, 100, 110, 145, 150, 164, 196, 200, 230, 249, 250, 256, 300
 
 class NoLengthFits(ValueError):
     """The model failed on every input length tried; the message lists them and its error."""
+
+
+class ModelRunError(RuntimeError):
+    """The model itself failed on an input; the message holds the model's own error text.
+
+    Raised (by :func:`explained_model_errors`) in place of TorchScript's interpreter error,
+    whose first line ("The following operation failed in the TorchScript interpreter.")
+    says nothing of the cause; the original exception is kept as ``__cause__``.
+    """
 
 
 @dataclass
@@ -71,6 +82,7 @@ class ModelFacts:
     probes: list[tuple[int, bool]] = field(default_factory=list)
     seconds: float = 0.0
     layout: str = "NCL"
+    warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """One sentence in words: lengths, then outputs (their shapes at ``probe_length``)."""
@@ -89,8 +101,9 @@ class ModelFacts:
             f"returns a {self.output_type} of {len(parts)} heads ({'; '.join(parts)})")
         if self.layout == "NLC":
             lengths += " as one-hot (N, L, 4), channels last (transposed from the explorer's (N, 4, L))"
-        return (f"The model {lengths} and {outputs}, found by running it {len(self.probes)} "
-                f"time{'s' if len(self.probes) > 1 else ''} in {self.seconds:.1f} s.")
+        found = (f"The model {lengths} and {outputs}, found by running it {len(self.probes)} "
+                 f"time{'s' if len(self.probes) > 1 else ''} in {self.seconds:.1f} s.")
+        return " ".join([found] + [f"Warning: {w}" for w in self.warnings])
 
     def to_card(self) -> dict:
         """Card entries for what was found (``min_length``, ``input_length``, ``heads``)."""
@@ -102,23 +115,80 @@ class ModelFacts:
         return card
 
 
+#: the longest model error text quoted (PyTorch's dispatcher errors run to thousands of characters)
+MAX_ERROR_TEXT = 400
+
+
 def model_error_text(exc: BaseException) -> str:
     """The model's own message from an exception, TorchScript's wrapping removed.
 
     TorchScript reports ``The following operation failed in the TorchScript interpreter``
     and a traceback before the message that matters (e.g. ``RuntimeError: mat1 and mat2
     shapes cannot be multiplied (1x3968 and 1984x10)``): that last ``...Error: ...`` line is
-    returned, with the exception type when it is plain Python.
+    returned, with the exception type when it is plain Python (``builtins.`` dropped), and
+    cut after :data:`MAX_ERROR_TEXT` characters.
     """
     text = str(exc).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if re.match(r"^[A-Za-z_.]*(Error|Exception)\b:", line):
-            return line
-    if not lines:
+    found = next((line for line in reversed(lines) if re.match(r"^[A-Za-z_.]*(Error|Exception)\b:", line)), None)
+    if found is not None:
+        line = found.removeprefix("builtins.")
+    elif not lines:
         return type(exc).__name__
-    last = lines[-1]
-    return last if len(lines) > 1 else f"{type(exc).__name__}: {last}"
+    else:
+        line = lines[-1] if len(lines) > 1 else f"{type(exc).__name__}: {lines[-1]}"
+    return line if len(line) <= MAX_ERROR_TEXT else line[:MAX_ERROR_TEXT].rstrip() + " [...]"
+
+
+#: words in a model's error that say it holds tensors or operations fixed to a CUDA GPU
+_CUDA_WORDS = ("'cuda' backend", "not linked with support for cuda", "not compiled with cuda",
+               "found no nvidia driver", "no cuda gpus are available", "cuda driver")
+
+
+def model_error_hint(text: str) -> str:
+    """What to do about a model error whose cause is known, in a sentence (or ``""``).
+
+    Known: a model that holds tensors or operations fixed to a CUDA GPU (a TorchScript
+    export traced on a GPU), run on a machine without one.
+    """
+    low = text.lower()
+    if any(words in low for words in _CUDA_WORDS):
+        return ("The model holds tensors or operations fixed to a CUDA GPU (it was exported on a GPU), and it "
+                "runs here without one: export it again from the CPU (model.cpu(), then torch.jit.script or "
+                "torch.jit.trace and torch.jit.save), or run it on a machine with a CUDA GPU.")
+    return ""
+
+
+def _is_interpreter_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is TorchScript's report of an error raised inside a scripted model."""
+    return "failed in the TorchScript interpreter" in str(exc)
+
+
+@contextmanager
+def explained_model_errors(doing: str) -> Iterator[None]:
+    """Put TorchScript's errors from inside a model in words that keep the model's own message.
+
+    Parameters
+    ----------
+    doing : str
+        What was being done, for the message ("computing the ISM map").
+
+    Raises
+    ------
+    ModelRunError
+        In place of a TorchScript interpreter error: the model's own error line (e.g.
+        ``ValueError: N bases are not allowed`` or a shape mismatch) and, when the cause is
+        known, what to do (:func:`model_error_hint`). Other exceptions pass unchanged.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not _is_interpreter_error(exc):
+            raise
+        text = model_error_text(exc)
+        hint = model_error_hint(text)
+        raise ModelRunError(f"the model failed while {doing}. Its own error: {text}"
+                            + (f" {hint}" if hint else "")) from exc
 
 
 def describe_heads(y: Any) -> tuple[str, list[dict]]:
@@ -258,10 +328,12 @@ def find_lengths(net: nn.Module, device: torch.device, *, hint: int | None = Non
         if anchor is None:
             first = next(iter(errors))
             lengths = ", ".join(f"{v:,}" for v in sorted(errors))
+            hint = model_error_hint(errors[first])
             raise NoLengthFits(
                 f"the model failed on every input length tried ({lengths} bp). Its own error at "
-                f"{first:,} bp: {errors[first]}. If it takes one fixed length, give that length "
-                f"(input length); check it takes one-hot DNA (N, 4, L) in ACGT order.")
+                f"{first:,} bp: {errors[first]}. "
+                + (hint or "If it takes one fixed length, give that length (input length); check it takes "
+                           "one-hot DNA (N, 4, L) in ACGT order."))
     # free length only if lengths well apart work too: pooling before a flatten rounds a few
     # neighbouring lengths to the same size, which a single +1 probe would take for freedom
     if ok(anchor + 1) is None or ok(anchor + 101) is None:
@@ -337,7 +409,10 @@ def inspect_model(net: nn.Module, device: torch.device | str = "cpu", *, input_l
         y, exc = _runner(net, device)(given)
         if exc is not None:
             what = "input length" if input_length else "minimum length"
-            raise NoLengthFits(f"the model fails on the given {what} of {given:,} bp: {model_error_text(exc)}")
+            text = model_error_text(exc)
+            hint = model_error_hint(text)
+            raise NoLengthFits(f"the model fails on the given {what} of {given:,} bp: {text}"
+                               + (f". {hint}" if hint else ""))
         probes = [(given, True)]
         found_min, found_fixed, probe = given, (int(input_length) if input_length else None), given
         _kind, first_heads = describe_heads(y)
@@ -354,3 +429,75 @@ def inspect_model(net: nn.Module, device: torch.device | str = "cpu", *, input_l
     kind, heads = describe_heads(y)
     return ModelFacts(min_length=int(found_min), input_length=found_fixed, heads=heads, output_type=kind,
                       probe_length=int(probe), probes=probes, seconds=time.perf_counter() - tic, layout=layout)
+
+
+def _rows(y: Any) -> torch.Tensor:
+    """A model output (tensor, tuple or dict of heads) as one float64 row per sequence, ``(N, K)``."""
+    heads = list(y.values()) if isinstance(y, dict) else list(y) if isinstance(y, (tuple, list)) else [y]
+    return torch.cat([h.detach().double().reshape(h.shape[0], -1).cpu() for h in heads], dim=1)
+
+
+def random_one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:
+    """``n`` seeded random DNA sequences as one-hot ``(n, 4, length)`` float32."""
+    generator = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 4, (n, length), generator=generator)
+    return torch.nn.functional.one_hot(codes, 4).permute(0, 2, 1).float()
+
+
+def batch_dependence(net: nn.Module, device: torch.device | str, length: int, *, n: int = 4,
+                     rtol: float = 1e-3) -> str | None:
+    """Words when a model's output for one sequence depends on its batch, or changes run to run.
+
+    Every method computes many inputs per forward pass, and a map is right only if each
+    input's output is its own: a model that normalises across the batch (BatchNorm left in
+    training mode, a hand-written normalisation over dimension 0) gives maps that change
+    with the batch size. The check runs ``n`` seeded random sequences of ``length`` bases:
+    the first alone, twice (a difference: dropout or another random layer is on), then with
+    the others in one batch (a difference: the batch is mixed). The tolerance follows the
+    outputs' magnitude: ``rtol * max|output| + 1e-6``.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Takes one-hot ``(N, 4, L)``, on ``device``, in eval mode.
+    length : int
+        An input length the model takes.
+    n : int
+        Sequences in the batch.
+    rtol : float
+        Tolerance relative to the largest output.
+
+    Returns
+    -------
+    str or None
+        What was found, and what to do; None when the outputs agree.
+    """
+    x = random_one_hot(n, length).to(device)
+    try:
+        with torch.no_grad():
+            alone, again = _rows(net(x[:1])), _rows(net(x[:1]))
+    except Exception:  # noqa: BLE001 - a model that fails here failed its probes too, said there
+        return None
+    scale = float(alone.abs().max())
+    tol = rtol * scale + 1e-6
+    if float((alone - again).abs().max()) > tol:
+        return (f"the model's output for the same sequence changes from run to run (by up to "
+                f"{float((alone - again).abs().max()):.3g}, outputs up to {scale:.3g}): a random layer such as "
+                f"dropout is on, so every map differs from run to run. Put the model in eval mode "
+                f"(model.eval()) before saving it.")
+    try:
+        with torch.no_grad():
+            together = _rows(net(x))
+    except Exception as exc:  # noqa: BLE001 - the model's own error is the point
+        return (f"the model fails on a batch of {n} sequences ({model_error_text(exc)}), though it takes them one "
+                f"at a time; the explorer runs models on batches, so attributions will fail. Make the model "
+                f"accept a batch dimension (N, 4, L).")
+    gap = float((together[:1] - alone).abs().max())
+    scale = max(scale, float(together.abs().max()))
+    if gap > rtol * scale + 1e-6:
+        return (f"the model's output for a sequence changes when other sequences are in the same batch (by up "
+                f"to {gap:.3g}, outputs up to {scale:.3g}): it mixes the sequences of a batch (BatchNorm in "
+                f"training mode, or a normalisation across the batch), so attribution maps will change with "
+                f"the batch size. Put the model in eval mode (model.eval()) before saving it, or remove the "
+                f"normalisation across the batch.")
+    return None

@@ -32,27 +32,36 @@ def _codes(sequence: str) -> np.ndarray:
     """Return per-base codes (0-3 for ACGT, -1 for ambiguous); raise on anything else."""
     if not isinstance(sequence, str):
         raise TypeError(f"sequence must be a str, got {type(sequence).__name__}")
-    try:
-        raw = np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)
-    except UnicodeEncodeError:
-        for i, ch in enumerate(sequence):
-            if ord(ch) > 127:
-                raise ValueError(
-                    f"invalid character {ch!r} at position {i + 1} (1-based); "
-                    f"a DNA sequence may hold only A, C, G, T and the IUPAC codes "
-                    f"{AMBIGUITY_CODES} (any case)"
-                ) from None
-        raise
-    codes = _LOOKUP[raw]
+    # a character beyond ASCII becomes one '?', which is invalid: indices are kept
+    codes = _LOOKUP[np.frombuffer(sequence.encode("ascii", errors="replace"), dtype=np.uint8)]
     bad = np.flatnonzero(codes == -2)
     if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"invalid character {sequence[i]!r} at position {i + 1} (1-based)"
-            f"{f' and {bad.size - 1} more' if bad.size > 1 else ''}; a DNA sequence may hold "
-            f"only A, C, G, T and the IUPAC codes {AMBIGUITY_CODES} (any case)"
-        )
+        raise ValueError(invalid_text(sequence, bad))
     return codes
+
+
+def invalid_positions(sequence: str) -> np.ndarray:
+    """0-based indices of the characters of ``sequence`` that are neither ACGT nor an IUPAC code."""
+    return np.flatnonzero(_LOOKUP[np.frombuffer(sequence.encode("ascii", errors="replace"), dtype=np.uint8)] == -2)
+
+
+def invalid_text(sequence: str, bad: np.ndarray, where: str | None = None) -> str:
+    """The words for invalid characters of ``sequence`` at the 0-based indices ``bad``.
+
+    ``where`` names the first one's place (default ``"position <i+1> (1-based)"``).
+    """
+    i = int(bad[0])
+    place = where or f"position {i + 1} (1-based)"
+    return (f"invalid character {sequence[i]!r} at {place}{f' and {bad.size - 1} more' if bad.size > 1 else ''}; "
+            f"a DNA sequence may hold only A, C, G, T and the IUPAC codes {AMBIGUITY_CODES} (any case)"
+            f"{_rna_hint(sequence, bad)}")
+
+
+def _rna_hint(sequence: str, bad: np.ndarray) -> str:
+    """A hint when every invalid character is U: the sequence is RNA, and T is what is meant."""
+    if all(sequence[int(i)] in "Uu" for i in bad):
+        return ". This looks like RNA: write T for U (the models read DNA)"
+    return ""
 
 
 def validate_sequence(sequence: str) -> str:
@@ -89,8 +98,10 @@ def one_hot_encode(sequence: str | Sequence[str]) -> torch.Tensor:
     Raises
     ------
     ValueError
-        For an invalid character (named, with its 1-based position) or sequences of
-        different lengths.
+        For an invalid character (named, with its 1-based position; a U is said to be RNA)
+        or sequences of different lengths.
+    TypeError
+        Neither a string nor a list of strings.
     """
     if isinstance(sequence, str):
         codes = _codes(sequence)
@@ -98,13 +109,29 @@ def one_hot_encode(sequence: str | Sequence[str]) -> torch.Tensor:
         ok = codes >= 0
         out[codes[ok], np.flatnonzero(ok)] = 1.0
         return torch.from_numpy(out)
-    seqs = list(sequence)
+    seqs = _as_strings(sequence)
     if not seqs:
         raise ValueError("no sequences to encode")
     lengths = {len(s) for s in seqs}
     if len(lengths) > 1:
         raise ValueError(f"sequences must all have the same length to stack; got lengths {sorted(lengths)}")
     return torch.stack([one_hot_encode(s) for s in seqs])
+
+
+def _as_strings(sequence) -> list[str]:
+    """``sequence`` as a list of strings; a clear ``TypeError`` for anything else."""
+    kinds = None
+    if not isinstance(sequence, (bytes, bytearray)):
+        try:
+            seqs = list(sequence)
+        except TypeError:
+            pass
+        else:
+            kinds = sorted({type(s).__name__ for s in seqs if not isinstance(s, str)})
+            if not kinds:
+                return seqs
+    held = f"a list holding {', '.join(kinds)}" if kinds else type(sequence).__name__
+    raise TypeError(f"sequence must be a DNA string or a list of DNA strings; got {held}")
 
 
 def one_hot_decode(one_hot: torch.Tensor | np.ndarray) -> str | list[str]:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -178,46 +179,137 @@ def _open_text(path: Path):
     return open(path, "rt")
 
 
+def _unreadable(path: Path, exc: Exception) -> ValueError:
+    """The error for a file that is not text: binary, damaged gzip, or another encoding."""
+    if isinstance(exc, UnicodeDecodeError):
+        return ValueError(f"{path.name} could not be read as text (byte {exc.start:,} is not UTF-8: {exc.reason}); "
+                          f"a VCF or variant table is plain or gzip-compressed text")
+    return ValueError(f"{path.name} could not be read ({exc}); if it is gzip-compressed it may be damaged or "
+                      f"truncated: download or compress it again")
+
+
+#: ALT alleles that are not bases: kind -> what it is, in words (see :func:`allele_not_bases`)
+NON_BASE_KINDS = {
+    "symbolic": "symbolic (a structural variant or a placeholder named, not written as bases)",
+    "breakend": "breakend (a rearrangement junction)",
+    "overlapping deletion": "'*' (an allele removed by a deletion at another position)",
+    "missing": "'.' (no alternative allele: a reference-only record)",
+}
+
+
+def allele_not_bases(alt: str) -> str | None:
+    """Which kind of non-base ALT allele ``alt`` is (a key of :data:`NON_BASE_KINDS`), or None.
+
+    Symbolic alleles (``<DEL>``), breakends (``G]chr2:321682]``, ``.G``, ``G.``), ``*``
+    (overlapping deletion) and ``.`` (missing) carry no bases to score.
+    """
+    text = alt.strip()
+    if text == ".":
+        return "missing"
+    if text == "*":
+        return "overlapping deletion"
+    if text.startswith("<") and text.endswith(">"):
+        return "symbolic"
+    if "[" in text or "]" in text or re.match(r"^\.[A-Za-z]+$|^[A-Za-z]+\.$", text):
+        return "breakend"
+    return None
+
+
+def skipped_words(name: str, skipped: list[tuple[str, str]], kept: int) -> str:
+    """How many ALT alleles of ``name`` were skipped and of which kinds, in words.
+
+    Parameters
+    ----------
+    name : str
+        The file's name.
+    skipped : list of (str, str)
+        ``(alt, kind)`` per skipped allele, ``kind`` a key of :data:`NON_BASE_KINDS`.
+    kept : int
+        How many variants were read.
+    """
+    spellings: dict[str, list[str]] = {}
+    for alt, kind in skipped:
+        spellings.setdefault(kind, []).append(alt)
+    parts = []
+    for kind, alts in spellings.items():
+        distinct = list(dict.fromkeys(alts))
+        shown = ", ".join(distinct[:4]) + (", ..." if len(distinct) > 4 else "")
+        parts.append(f"{len(alts)} {NON_BASE_KINDS[kind]}" + ("" if kind in ("overlapping deletion", "missing")
+                                                            else f": {shown}"))
+    n = len(skipped)
+    left = (f"{kept} variant{'s' if kept != 1 else ''} written as bases {'were' if kept != 1 else 'was'} read"
+            if kept else "No variant is left to score")
+    return (f"{name}: {n} alternative allele{'s were' if n != 1 else ' was'} skipped, since only alleles written "
+            f"as bases (A, C, G, T, N) can be scored: {'; '.join(parts)}. {left}; the skipped ones are listed "
+            f"in the table's attrs['skipped'].")
+
+
 def read_vcf(path: str | Path) -> pd.DataFrame:
     """Read the variants of a VCF (plain, gzip or bgzip); multi-allelic ALTs become one row each.
 
     Only the first five columns are read (``CHROM POS ID REF ALT``); ``POS`` is 1-based.
-    Symbolic and missing alleles (``<DEL>``, ``*``, ``.``, breakends) are skipped; how many
-    is recorded in ``df.attrs["skipped"]``.
+    Symbolic and missing alleles (``<DEL>``, ``*``, ``.``, breakends) carry no bases to
+    score: they are skipped, with a ``UserWarning`` that says how many and of which kinds
+    (:func:`skipped_words`); their labels are in ``df.attrs["skipped"]`` and the warning's
+    words in ``df.attrs["notes"]``. A VCF without data lines gives an empty table and a
+    warning.
 
     Raises
     ------
     ValueError
-        A data line with fewer than 5 tab-separated columns, a non-numeric POS, or a REF
-        that is not DNA; the message gives the line number.
+        A file that is not text, a data line with fewer than 5 tab-separated columns (one
+        separated by spaces is said to be), a non-numeric POS, or a REF that is not DNA; the
+        message gives the line number.
     """
     path = Path(path)
     rows: list[dict] = []
-    skipped: list[str] = []
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            fields = line.rstrip("\n\r").split("\t")
-            if len(fields) < 5:
-                raise ValueError(
-                    f"{path.name} line {lineno}: a VCF data line needs at least 5 tab-separated "
-                    f"columns (CHROM POS ID REF ALT); got {len(fields)}: {line.strip()[:80]!r}"
-                )
-            chrom, pos, vid, ref, alts = fields[:5]
-            alt_list = alts.split(",")
-            for alt in alt_list:
-                if alt in (".", "*") or alt.startswith("<") or "[" in alt or "]" in alt:
-                    skipped.append(f"{chrom}:{pos}:{ref}>{alt}")
-                    continue
-                label = f"{path.name} line {lineno} ({chrom}:{pos}:{ref}>{alt})"
-                the_id = vid if vid != "." else None
-                if the_id is not None and len(alt_list) > 1:
-                    the_id = f"{vid}/{alt}"
-                rows.append(_row(chrom, pos, ref, alt, the_id, label))
+    skipped: list[tuple[str, str]] = []
+    labels: list[str] = []
+    try:
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                if line.strip() and not line.startswith("#"):
+                    _vcf_line(path, lineno, line, rows, skipped, labels)
+    except (UnicodeDecodeError, EOFError, OSError) as exc:
+        raise _unreadable(path, exc) from None
     df = _finish(rows, str(path))
-    df.attrs["skipped"] = skipped
+    df.attrs["skipped"] = labels
+    notes = []
+    if skipped:
+        notes.append(skipped_words(path.name, skipped, len(rows)))
+    elif not rows:
+        notes.append(f"{path.name} holds no variant lines (only its header): the table is empty")
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    df.attrs["notes"] = notes
     return df
+
+
+def _vcf_line(path: Path, lineno: int, line: str, rows: list[dict], skipped: list[tuple[str, str]],
+              labels: list[str]) -> None:
+    """Read one VCF data line into ``rows`` (one per ALT allele); a non-base allele goes to
+    ``skipped`` as ``(alt, kind)`` and to ``labels`` as ``chrom:pos:ref>alt``."""
+    fields = line.rstrip("\n\r").split("\t")
+    if len(fields) < 5:
+        spaces = len(line.split()) >= 5
+        raise ValueError(
+            f"{path.name} line {lineno}: a VCF data line needs at least 5 tab-separated columns (CHROM POS ID "
+            f"REF ALT); got {len(fields)}"
+            + ("; its columns are separated by spaces: a VCF separates them with tabs" if spaces else "")
+            + f": {line.strip()[:80]!r}")
+    chrom, pos, vid, ref, alts = fields[:5]
+    alt_list = alts.split(",")
+    for alt in alt_list:
+        kind = allele_not_bases(alt)
+        if kind is not None:
+            skipped.append((alt, kind))
+            labels.append(f"{chrom}:{pos}:{ref}>{alt}")
+            continue
+        label = f"{path.name} line {lineno} ({chrom}:{pos}:{ref}>{alt})"
+        the_id = vid if vid != "." else None
+        if the_id is not None and len(alt_list) > 1:
+            the_id = f"{vid}/{alt}"
+        rows.append(_row(chrom, pos, ref, alt, the_id, label))
 
 
 _COLUMN_ALIASES = {
@@ -287,6 +379,8 @@ def parse_variants(variants, locus=None) -> pd.DataFrame:
         df = _from_frame(variants, default_chrom)
     elif isinstance(variants, Path) or (isinstance(variants, str) and _looks_like_path(variants)):
         path = Path(variants)
+        if path.is_dir():
+            raise ValueError(f"{path.name} is a folder, not a variant file; choose a VCF or a table inside it")
         if not path.is_file():
             raise FileNotFoundError(f"variant file not found: {path}")
         df = read_vcf(path) if _is_vcf(path) else _from_frame(_read_table(path), default_chrom, str(path))
@@ -381,18 +475,39 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _is_vcf(path: Path) -> bool:
-    with _open_text(path) as fh:
-        head = fh.read(2048)
+    try:
+        with _open_text(path) as fh:
+            head = fh.read(2048)
+    except (UnicodeDecodeError, EOFError, OSError) as exc:
+        raise _unreadable(path, exc) from None
     return head.startswith("##fileformat=VCF") or head.startswith("#CHROM") or path.name.lower().endswith(
         (".vcf", ".vcf.gz", ".vcf.bgz"))
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    with _open_text(path) as fh:
-        text = fh.read()
+    """A TSV/CSV file (tabs if its first line has one, else commas) as a table of strings.
+
+    Raises
+    ------
+    ValueError
+        Not text, empty, or rows pandas cannot split (its message kept).
+    """
+    try:
+        with _open_text(path) as fh:
+            text = fh.read()
+    except (UnicodeDecodeError, EOFError, OSError) as exc:
+        raise _unreadable(path, exc) from None
+    if not text.strip():
+        raise ValueError(f"{path.name} is empty: a variant table needs a header line (chrom, pos, ref, alt) and "
+                         f"one line per variant")
     first = text.split("\n", 1)[0]
     sep = "\t" if "\t" in first else ","
-    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as exc:
+        kind = "tab" if sep == "\t" else "comma"
+        raise ValueError(f"{path.name} could not be read as a {kind}-separated "
+                         f"table: {exc}; every line needs as many columns as the header") from None
 
 
 def _from_frame(frame: pd.DataFrame, default_chrom: str | None, source: str = "<DataFrame>") -> pd.DataFrame:

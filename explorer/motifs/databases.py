@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import gzip
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -46,6 +47,9 @@ class MotifDatabase:
         What the database is, in words (e.g. ``"JASPAR2026 CORE vertebrates"``).
     source : str
         Where it came from (``"pyjaspar"`` or a file path).
+    notes : list of str
+        What was done to the file's matrices on reading, in words (e.g. counts converted to
+        probabilities); each was also given as a ``UserWarning``.
 
     Examples
     --------
@@ -58,6 +62,7 @@ class MotifDatabase:
     metadata: pd.DataFrame
     name: str = "motifs"
     source: str = ""
+    notes: list[str] = field(default_factory=list)
     _arrays: list[np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -126,7 +131,7 @@ class MotifDatabase:
                 keys.extend(found)
         keys = list(dict.fromkeys(keys))
         return MotifDatabase({k: self.pwms[k] for k in keys}, self.metadata.loc[keys].copy(),
-                             name=f"{self.name} (subset of {len(keys)})", source=self.source)
+                             name=f"{self.name} (subset of {len(keys)})", source=self.source, notes=list(self.notes))
 
 
 # --------------------------------------------------------------------------- JASPAR
@@ -250,8 +255,17 @@ def read_meme(path: str | Path, name: str | None = None) -> MotifDatabase:
     alphabet), ``strands:`` and ``Background letter frequencies`` lines (read and
     ignored), and for each motif ``MOTIF <id> [<alt name>]``, a ``letter-probability
     matrix:`` line (``alength=``/``w=``/``nsites=``/``E=`` optional, in any order),
-    ``W`` rows of 4 numbers, and an optional ``URL`` line. Rows that do not sum to 1
-    exactly (rounding, or counts) are renormalised. Gzip files are read too.
+    ``W`` rows of 4 numbers, and an optional ``URL`` line. Gzip files are read too.
+
+    Rows that are probabilities must sum to 1 within :data:`PROBABILITY_TOLERANCE` (the
+    rounding of printed decimals), and are renormalised. A matrix whose rows all sum to
+    :data:`COUNTS_MIN_TOTAL` or more holds counts (or percentages), not probabilities, as
+    JASPAR and TRANSFAC exports and hand-made files do: it is **converted**, each position
+    divided by its total, with a ``UserWarning`` (also in ``db.notes``). Converting loses
+    nothing (count / total is the probability the same sites give), where refusing would make
+    a usable file useless; the warning is there because a file that says "probability" and
+    holds counts was not written as it says. Any other row that does not sum to 1 (a
+    probability lost or mistyped) is refused, naming its line: no guess is made.
 
     Not memelite's ``read_meme``: that one needs ``w=``, drops the alternative (TF) name and
     the URL, and fails on a blank line inside a matrix.
@@ -274,10 +288,14 @@ def read_meme(path: str | Path, name: str | None = None) -> MotifDatabase:
     FileNotFoundError
         No such file.
     ValueError
-        The file is not text, has no motifs, uses another alphabet (e.g. protein), or a
-        matrix row is malformed (the message gives the line number).
+        A folder, a file that is not text or is empty, has no motifs (a JASPAR, HOMER or
+        TRANSFAC file is named as such, with how to convert it), uses another alphabet (e.g.
+        protein or RNA), or a matrix row is malformed, negative, or does not sum to 1 (the
+        message gives the line number).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path.name} is a folder, not a MEME motif file; choose a file inside it")
     if not path.is_file():
         raise FileNotFoundError(f"MEME file not found: {path}")
     try:
@@ -289,9 +307,12 @@ def read_meme(path: str | Path, name: str | None = None) -> MotifDatabase:
     except (UnicodeDecodeError, OSError, EOFError) as exc:
         raise ValueError(f"{path.name} could not be read as a MEME text file ({exc})") from None
 
+    if not any(line.strip() for line in lines):
+        raise ValueError(f"{path.name} is empty: it holds no motifs; choose a MEME motif file")
     release = ""
     pwms: dict[str, torch.Tensor] = {}
     rows: list[dict] = []
+    counted: list[str] = []
     i, n = 0, len(lines)
     while i < n:
         line = lines[i].strip()
@@ -299,8 +320,10 @@ def read_meme(path: str | Path, name: str | None = None) -> MotifDatabase:
             alphabet = line[len("ALPHABET"):].lstrip("= \t").strip()
             token = alphabet.split()[0].strip('"').upper() if alphabet else ""
             if token != "ACGT" and "DNA" not in alphabet.upper():
+                rna = (". For RNA motifs, the U column is the T column: write ALPHABET= ACGT"
+                       if token == "ACGU" else "")
                 raise ValueError(f"{path.name}, line {i + 1}: only the DNA alphabet ACGT is supported; "
-                                 f"this file declares ALPHABET= {alphabet}")
+                                 f"this file declares ALPHABET= {alphabet}{rna}")
         elif line.startswith("MEME version"):
             release = line
         elif line.startswith("MOTIF"):
@@ -309,34 +332,159 @@ def read_meme(path: str | Path, name: str | None = None) -> MotifDatabase:
                 raise ValueError(f"{path.name}, line {i + 1}: a MOTIF line needs an identifier: {line!r}")
             motif_id = fields[1]
             alt = fields[2] if len(fields) > 2 else motif_id
-            i, matrix, url = _read_matrix(lines, i + 1, path.name, motif_id)
+            i, matrix, url, at = _read_matrix(lines, i + 1, path.name, motif_id)
             key = motif_id
             k = 2
             while key in pwms:
                 key = f"{motif_id}_{k}"
                 k += 1
-            pwms[key] = torch.from_numpy(_normalise(matrix, motif_id)).float()
+            probabilities, counts = _meme_probabilities(matrix, motif_id, path.name, at)
+            if counts:
+                counted.append(counts)
+            pwms[key] = torch.from_numpy(probabilities).float()
             rows.append({"matrix_id": motif_id, "tf_name": alt, "tf_class": "", "family": "",
                          "species": "", "tax_group": "", "collection": "", "release": release,
                          "url": url, "width": matrix.shape[1]})
             continue
         i += 1
     if not pwms:
-        raise ValueError(f"{path.name} holds no motifs: a MEME file needs 'MOTIF <id>' lines, each followed by "
-                         f"a 'letter-probability matrix:' line and its rows")
+        raise ValueError(_no_motifs(path.name, lines))
+    notes = [_counts_words(path.name, counted, len(pwms))] if counted else []
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
     meta = pd.DataFrame(rows, columns=METADATA_COLUMNS, index=list(pwms))
-    return MotifDatabase(pwms, meta, name=name or path.name, source=str(path))
+    return MotifDatabase(pwms, meta, name=name or path.name, source=str(path), notes=notes)
 
 
-def _read_matrix(lines: list[str], i: int, filename: str, motif_id: str) -> tuple[int, np.ndarray, str]:
-    """Parse one motif's matrix starting after its MOTIF line; return (next line, (4, W), url)."""
+#: how far a row of a letter-probability matrix may sum from 1 and be rounding (2 printed decimals)
+PROBABILITY_TOLERANCE = 0.025
+#: a matrix whose every row sums to at least this holds counts (or percentages), not probabilities
+COUNTS_MIN_TOTAL = 1.5
+
+
+def _meme_probabilities(matrix: np.ndarray, motif_id: str, filename: str, at: list[int]
+                        ) -> tuple[np.ndarray, str | None]:
+    """``(probabilities (4, W), counts note or None)`` of one MEME matrix (rule: :func:`read_meme`).
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray, shape ``(4, W)``
+        As read (columns are the file's rows).
+    at : list of int
+        The 1-based line number of each of the file's rows.
+
+    Raises
+    ------
+    ValueError
+        A negative or non-finite value, an all-zero row, or a row of probabilities that does
+        not sum to 1, naming its line.
+    """
+    totals = matrix.sum(axis=0)
+    for j in range(matrix.shape[1]):
+        row = matrix[:, j]
+        where = f"{filename}, line {at[j]}: row {j + 1} of motif {motif_id!r}"
+        if not np.all(np.isfinite(row)) or (row < 0).any():
+            raise ValueError(f"{where} holds {' '.join(f'{v:g}' for v in row)}; matrix values must be finite and "
+                             f">= 0 (probabilities or counts). A row of log-odds scores belongs under a 'log-odds "
+                             f"matrix:' line, which the explorer does not read: give the letter-probability matrix")
+        if totals[j] <= 0:
+            raise ValueError(f"{where} is all zero (column {j + 1}, 1-based); every position needs a probability "
+                             f"for at least one base")
+    off = np.abs(totals - 1.0) > PROBABILITY_TOLERANCE
+    if not off.any():
+        return matrix / totals, None
+    if (totals >= COUNTS_MIN_TOTAL).all():
+        low, high = float(totals.min()), float(totals.max())
+        span = f"{low:g}" if np.isclose(low, high) else f"{low:g}-{high:g}"
+        return matrix / totals, f"{motif_id} (rows summing to {span})"
+    j = int(np.flatnonzero(off)[0])
+    raise ValueError(
+        f"{filename}, line {at[j]}: row {j + 1} of motif {motif_id!r} sums to {totals[j]:.4g}, not 1. The rows of a "
+        f"letter-probability matrix are the probabilities of A, C, G and T at one position and each must sum to 1 "
+        f"(within {PROBABILITY_TOLERANCE:g}); correct the row. If the matrix holds counts, give every row its "
+        f"counts (each row summing to its number of sites).")
+
+
+def _counts_words(filename: str, counted: list[str], total: int) -> str:
+    """The warning for the motifs of ``filename`` read as counts and converted to probabilities."""
+    shown = ", ".join(counted[:5]) + (f", ... ({len(counted)} in all)" if len(counted) > 5 else "")
+    verb = "holds" if len(counted) == 1 else "hold"
+    return (f"{filename}: {len(counted)} of {total} motif{'s' if total != 1 else ''} {verb} counts (or percentages), "
+            f"not probabilities, under 'letter-probability matrix': {shown}. Each position was divided by its "
+            f"total to give probabilities (what the same sites give). If these numbers are not counts, correct "
+            f"the file.")
+
+
+#: other motif file formats a MEME file is confused with: name -> (how to tell, what to do)
+_OTHER_FORMATS = {
+    "JASPAR": "('>ID name' lines, then rows such as 'A [ 0 3 ... ]')",
+    "HOMER": "('>consensus<TAB>name<TAB>threshold' lines, then rows of 4 probabilities)",
+    "TRANSFAC": "('AC', 'ID' and 'P0' lines)",
+}
+_CONVERT = {
+    "JASPAR": "convert it with the MEME suite's jaspar2meme (jaspar2meme -bundle FILE > motifs.meme), or choose "
+              "the JASPAR release in the explorer, which reads JASPAR itself",
+    "HOMER": "write it as MEME: for each motif a 'MOTIF <name>' line, a 'letter-probability matrix:' line, then "
+             "its rows (HOMER's rows already are probabilities of A, C, G, T)",
+    "TRANSFAC": "convert it with the MEME suite's transfac2meme (transfac2meme FILE > motifs.meme)",
+}
+
+
+def motif_file_format(lines: list[str]) -> str | None:
+    """``"JASPAR"``, ``"HOMER"`` or ``"TRANSFAC"`` when the lines look like that format, else None."""
+    text = [line.strip() for line in lines if line.strip()]
+    if any(re.match(r"^[ACGT]\s*[:|]?\s*\[", line) for line in text):
+        return "JASPAR"
+    if any(line.startswith(("P0 ", "PO ", "P0\t", "PO\t")) for line in text) and \
+            any(line.startswith(("ID ", "AC ", "XX")) for line in text):
+        return "TRANSFAC"
+    headers = [k for k, line in enumerate(text) if line.startswith(">")]
+    if headers and headers[0] + 1 < len(text):
+        following = text[headers[0] + 1].split()
+        if following and all(_NUMBER.match(f) for f in following):
+            fields = text[headers[0]].split("\t")
+            homer = len(following) == 4 and len(fields) >= 3 and bool(_NUMBER.match(fields[2].strip()))
+            return "HOMER" if homer else "JASPAR"
+    return None
+
+
+def _no_motifs(filename: str, lines: list[str]) -> str:
+    """Why a file holds no MEME motifs: another format (named, with how to convert), or none."""
+    kind = motif_file_format(lines)
+    if kind is not None:
+        return (f"{filename} holds no MEME motifs: it is a {kind} motif file {_OTHER_FORMATS[kind]}, not MEME; "
+                f"{_CONVERT[kind].replace('FILE', filename)}")
+    return (f"{filename} holds no motifs: a MEME file needs 'MOTIF <id>' lines, each followed by a "
+            f"'letter-probability matrix:' line and its rows")
+
+
+def _log_odds_only(lines: list[str], start: int, stop: int) -> str:
+    """Words for a motif given only as a log-odds matrix (``""`` otherwise)."""
+    if any(line.strip().startswith("log-odds") for line in lines[start:stop]):
+        return (" (only a 'log-odds matrix:', which cannot be turned back into probabilities without its "
+                "background); MEME writes both: give the file with the letter-probability matrices")
+    return ""
+
+
+def _read_matrix(lines: list[str], i: int, filename: str, motif_id: str
+                 ) -> tuple[int, np.ndarray, str, list[int]]:
+    """Parse one motif's matrix starting after its MOTIF line.
+
+    Returns
+    -------
+    (int, numpy.ndarray, str, list of int)
+        The next line's index, the matrix ``(4, W)``, the URL (or ``""``) and the 1-based
+        line number of each matrix row.
+    """
     n = len(lines)
+    start = i
     while i < n and not lines[i].strip().startswith("letter-probability"):
         if lines[i].strip().startswith("MOTIF"):
             break
         i += 1
     if i >= n or not lines[i].strip().startswith("letter-probability"):
-        raise ValueError(f"{filename}: motif {motif_id!r} has no 'letter-probability matrix:' line")
+        raise ValueError(f"{filename}: motif {motif_id!r} has no 'letter-probability matrix:' line"
+                         + _log_odds_only(lines, start, i))
     header = lines[i]
     m = re.search(r"\bw\s*=\s*(\d+)", header)
     width = int(m.group(1)) if m else None
@@ -346,6 +494,7 @@ def _read_matrix(lines: list[str], i: int, filename: str, motif_id: str) -> tupl
                          f"only 4-letter DNA motifs are supported")
     i += 1
     values: list[list[float]] = []
+    at: list[int] = []
     while i < n and (width is None or len(values) < width):
         text = lines[i].strip()
         if not text:
@@ -363,15 +512,17 @@ def _read_matrix(lines: list[str], i: int, filename: str, motif_id: str) -> tupl
             raise ValueError(f"{filename}, line {i + 1}: a matrix row of motif {motif_id!r} must hold 4 numbers "
                              f"(A C G T); got {len(fields)}")
         values.append([float(f) for f in fields])
+        at.append(i + 1)
         i += 1
     if not values:
         raise ValueError(f"{filename}: motif {motif_id!r} has an empty matrix")
     if width is not None and len(values) < width:
-        raise ValueError(f"{filename}: motif {motif_id!r} declares w= {width} but has {len(values)} rows")
+        raise ValueError(f"{filename}: motif {motif_id!r} declares w= {width} but has {len(values)} rows; the file may "
+                         f"be cut short (download or copy it again), or w= is wrong")
     url = ""
     while i < n and not lines[i].strip():
         i += 1
     if i < n and lines[i].strip().startswith("URL"):
         url = lines[i].strip()[3:].strip()
         i += 1
-    return i, np.asarray(values, dtype=np.float64).T, url
+    return i, np.asarray(values, dtype=np.float64).T, url, at

@@ -50,6 +50,8 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
         folders and says how to add one).
     FileNotFoundError
         No such file under the allowed folders.
+    IsADirectoryError
+        The path is a folder under the allowed folders.
     """
     raw = Path(str(path).strip()).expanduser()
     candidates = [raw] if raw.is_absolute() else [root / raw for root in roots] + [Path.cwd() / raw]
@@ -61,6 +63,8 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
                     f"the {what} {path} has other hard links, so this app does not read it (a hard link can "
                     f"point at any file on the server); copy the file instead, or upload it under 'Your files'")
             return resolved
+    if str(path).strip() and any(resolved.is_dir() for resolved in inside):
+        raise IsADirectoryError(f"the {what} {path} is a folder, not a file; choose a file inside it")
     folders = ", ".join(str(r) for r in roots)
     if not inside:
         raise PermissionError(

@@ -838,7 +838,9 @@ class ExplorerState(param.Parameterized):
                 self._fail(f"read the {what}", exc)
                 return False
             self.meme_path = str(path)
-            self.say(f"Motif database **{path.name}** ({len(db)} motifs): used from the next Compute.", "success")
+            notes = " ".join(getattr(db, "notes", None) or [])  # e.g. counts read as probabilities
+            self.say(f"Motif database **{path.name}** ({len(db)} motifs): used from the next Compute."
+                     + (f" {notes}" if notes else ""), "warning" if notes else "success")
             return True
         return self.load_measured(str(path))
 

@@ -30,7 +30,10 @@ offset, then the locus bases that follow the ``ref`` allele, read on until the s
 ``W`` long. So after a deletion of ``k`` bases the right flank extends ``k`` bases past the
 reference window (read from the locus; ``N`` beyond its end); after an insertion of ``k``
 bases the last ``k`` bases of the reference window drop out. Bases left of the variant keep
-their offsets in both sequences, bases right of it shift by ``len(alt) - len(ref)``.
+their offsets in both sequences, bases right of it shift by ``len(alt) - len(ref)``. An
+insertion longer than the window from the variant on is itself cut at the window's end: its
+score is that of a truncated allele, and :func:`variant_effect` says so in a warning (and in
+``df.attrs["notes"]``).
 
 Scores and columns
 ------------------
@@ -51,6 +54,7 @@ only when the model card says what the output is (card key ``"output"``, or the
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -58,6 +62,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from explorer.io.probing import explained_model_errors
 from explorer.io.sequences import one_hot_encode
 from explorer.io.variants import allele_bases, check_variants, parse_variants, variant_label
 
@@ -88,6 +93,10 @@ class VariantWindow:
         0-based offset of the variant's first base within both windows.
     n_padded : int
         How many ``N`` bases were added beyond the locus ends (either sequence).
+    n_cut : int
+        How many bases of the ``alt`` allele itself did not fit in the window (an insertion
+        longer than the window from the variant on): the alternative is then scored on a
+        truncated allele, which :func:`variant_effect` says in a warning.
     """
 
     start: int
@@ -95,6 +104,7 @@ class VariantWindow:
     alt_sequence: str
     offset: int
     n_padded: int
+    n_cut: int = 0
 
     @property
     def length(self) -> int:
@@ -145,7 +155,8 @@ def variant_window(sequence: str, index: int, ref: str, alt: str, length: int | 
     right, pad_alt = _padded_slice(sequence, index + len(r), index + len(r) + max(need_right, 0))
     alt_seq = (left + a + right)[:length]
     pad_left = max(0, -start)
-    return VariantWindow(start, ref_seq, alt_seq, offset, max(pad_ref, pad_alt + pad_left))
+    n_cut = max(0, offset + len(a) - length)
+    return VariantWindow(start, ref_seq, alt_seq, offset, max(pad_ref, pad_alt + pad_left), n_cut)
 
 
 def scoring_window_length(model, locus, window=None) -> int | None:
@@ -237,6 +248,8 @@ def score_sequences(model, sequences: Sequence[str], targets, *, batch_size: int
     numpy.ndarray, float64, shape ``(len(sequences), len(targets))``
 
     The model is run in eval mode under ``torch.no_grad`` and left in the mode it was in.
+    A TorchScript model's error is raised as :class:`explorer.io.probing.ModelRunError`,
+    with the model's own message.
     """
     from explorer.attribution.device import run_in_batches
     from explorer.io.torchutil import model_device
@@ -255,7 +268,7 @@ def score_sequences(model, sequences: Sequence[str], targets, *, batch_size: int
 
     try:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), explained_model_errors("scoring variant sequences"):
             chunks, _ = run_in_batches(run, n, batch_size, device,
                                        on_batch=None if progress is None else (lambda done: progress(done, n)))
     finally:
@@ -323,7 +336,9 @@ def variant_effect(model, locus, variants, target=None, *, window=None, batch_si
         ``diff`` (alt minus ref), ``log_ratio`` (log2; NaN where undefined), ``window_start``
         and ``window_end`` (1-based inclusive on ``chrom``; may reach past the locus where
         ``n_padded > 0``) and ``n_padded``. ``df.attrs`` holds ``window`` (bp or
-        ``"locus"``), ``model`` and ``output``.
+        ``"locus"``), ``model``, ``output`` and ``notes``: one sentence per variant whose
+        alternative allele is longer than the window from the variant on (an insertion
+        scored on its first bases only), each also given as a ``UserWarning``.
 
     Raises
     ------
@@ -334,11 +349,15 @@ def variant_effect(model, locus, variants, target=None, *, window=None, batch_si
     table = parse_variants(variants, locus=None) if not _is_variant_table(variants) else variants
     indices = check_variants(locus, table)
     length = scoring_window_length(model, locus, window)
-    targets = _resolve_targets(model, target, len(locus) if length is None else length)
+    with explained_model_errors("finding its outputs"):
+        targets = _resolve_targets(model, target, len(locus) if length is None else length)
     output = output if output is not None else (getattr(model, "card", {}) or {}).get("output")
 
     windows = [variant_window(locus.sequence, int(i), r, a, length)
                for i, r, a in zip(indices, table["ref"], table["alt"])]
+    notes = _cut_alleles(table, windows)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
     # reference windows are shared by every variant with the same window start
     ref_keys = sorted({w.start for w in windows})
     ref_index = {s: k for k, s in enumerate(ref_keys)}
@@ -368,8 +387,22 @@ def variant_effect(model, locus, variants, target=None, *, window=None, batch_si
     df = df.sort_values(["_variant", "_target"], kind="stable").reset_index(drop=True)[EFFECT_COLUMNS]
     df.attrs.update(window="locus" if length is None else int(length),
                     model=str(getattr(model, "name", type(model).__name__)), output=output,
-                    locus=str(locus))
+                    locus=str(locus), notes=notes)
     return df
+
+
+def _cut_alleles(table: pd.DataFrame, windows: list[VariantWindow]) -> list[str]:
+    """Words on the variants whose alternative allele did not fit in its window (one note each)."""
+    notes = []
+    for vid, alt, w in zip(table["id"], table["alt"], windows):
+        if w.n_cut:
+            kept = len(allele_bases(alt)) - w.n_cut
+            notes.append(
+                f"variant {vid}: its alternative allele ({len(allele_bases(alt)):,} bp) is longer than the "
+                f"{w.length - w.offset:,} bp of the {w.length:,} bp scoring window from the variant on, so it "
+                f"was scored on its first {kept:,} bases only ({w.n_cut:,} inserted bases cut off). Use a "
+                f"longer window (window=<int>, for a model that takes any length) to score the whole allele.")
+    return notes
 
 
 def _is_variant_table(obj) -> bool:

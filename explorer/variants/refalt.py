@@ -294,6 +294,10 @@ def ref_alt_attributions(model, locus, variant, method: str = "ism", target=None
     pushed = int(((positions >= al.index + al.ref_length) & ~aligned).sum())
     if pushed:
         notes.append(f"{pushed} base(s) at the end of the locus were pushed out by the insertion")
+    cut = al.index + al.alt_length - al.length
+    if cut > 0:
+        notes.append(f"the inserted allele runs {cut} base(s) past the end of the locus, so the alternative map "
+                     f"holds only its first {al.alt_length - cut} base(s): load a longer locus to see all of it")
     return RefAltAttribution(variant=row, ref=ref_res, alt=alt_res, alt_aligned=values,
                              alt_one_hot_aligned=onehot, aligned=aligned, diff=diff, alignment=al,
                              variant_offset=al.index - start, notes=notes)
