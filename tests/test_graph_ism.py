@@ -259,6 +259,34 @@ class Flattened(nn.Module):
         return self.out(F.relu(self.conv(x)).flatten(1))
 
 
+class FlattenedThenPooled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        return F.relu(self.conv(x)).flatten(1).amax(1, keepdim=True)
+
+
+def test_flatten_then_dense_head():
+    """A Basset-style head: the whole (C, L) map flattened into a dense layer (linear in it)."""
+    check(seeded(Flattened(), seed=11), one_hot(40, seed=11), lambda y: y[:, 0])
+
+
+def test_channels_last_flatten_then_dense_head():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 3, 5, padding=2)
+            self.out = nn.Linear(3 * 30, 2)
+
+        def forward(self, x):  # (N, L, 4)
+            h = torch.tanh(self.conv(x.transpose(1, 2))).transpose(1, 2)  # (N, L, 3)
+            return torch.sigmoid(self.out(h.reshape(h.shape[0], -1)))
+
+    check(ChannelsLast(seeded(Net(), seed=12)), one_hot(30, seed=12), lambda y: y[:, 1])
+
+
 class Recurrent(nn.Module):
     def __init__(self):
         super().__init__()
@@ -274,7 +302,7 @@ class Recurrent(nn.Module):
     (Attention(), "fast ISM cannot read this model's structure"),
     (Gated(), "summary of the whole sequence"),
     (Positional(), "positional encoding"),
-    (Flattened(), "fast ISM cannot read this model's structure"),
+    (FlattenedThenPooled(), "flattened over the whole length"),
     (Recurrent(), "fast ISM cannot read this model's structure"),
 ])
 def test_non_local_models_fall_back_to_plain_ism_with_the_reason(net, words):

@@ -225,6 +225,11 @@ class LocalGraph:
         ref = self._run(op, args, kwargs)
         if not kinds or kinds == {"const"}:
             return Node(name, "const", ref=ref)
+        if "flat" in kinds:
+            return self._add(self._flat_linear(name, op, args, ref))
+        if (op in _RESHAPES or op is aten.flatten.using_ints) and kinds == {"local"} and isinstance(ref, torch.Tensor) \
+                and ref.dim() == 2 and ref.shape[0] == 1 and ref.numel() == inputs[0].ref.numel() and inputs[0].n > 1:
+            return Node(name, "flat", ref=ref, inputs=[inputs[0]])  # read only by a dense layer
         if "local" in kinds and kinds & {"pooled", "batch"}:
             raise GraphError(f"{_op_name(op)} combines a per-position tensor with a summary of the whole "
                              f"sequence (e.g. squeeze-and-excitation gating), so every position depends on "
@@ -248,6 +253,20 @@ class LocalGraph:
         node.rf = max(n.rf for n in locals_)
         node.jump = src.jump
         return self._add(self._windows(node, lo, hi))
+
+    def _flat_linear(self, name: str, op: Any, args: tuple, ref: Any) -> Node:
+        """A dense layer over a flattened local value: linear in it, so a mutant adds
+        ``W[:, window] . (span - reference window)`` to the reference output."""
+        flat = args[0] if isinstance(args[0], Node) else None
+        weight = args[1] if len(args) > 1 and isinstance(args[1], Node) else None
+        if op is not aten.linear.default or flat is None or flat.kind != "flat" or weight is None \
+                or weight.kind != "const" or any(isinstance(a, Node) and a.kind != "const" for a in args[2:]):
+            raise GraphError(f"{_op_name(op)} reads a value flattened over the whole length; only a dense "
+                             f"layer (linear) right after the flatten is localised")
+        src = flat.inputs[0]
+        w = weight.ref.reshape(weight.ref.shape[0], *src.ref.shape[1:]).movedim(src.ldim, -1)  # (T, *other, n)
+        return Node(name, "batch", ref=ref, rule="flat_linear", inputs=[src],
+                    params={"weight": w.reshape(w.shape[0], -1, src.n)})
 
     def _run(self, op: Any, args: tuple, kwargs: dict) -> Any:
         unwrap = lambda v: v.ref if isinstance(v, Node) else v  # noqa: E731
@@ -630,7 +649,21 @@ class Batch:
             pooled = pooled.unsqueeze(src.ldim)
         return pooled
 
+    def _flat_linear(self, node: Node) -> torch.Tensor:
+        src = node.inputs[0]
+        span = self.values[src.name].movedim(src.ldim, -1).reshape(self.M, -1, src.width)  # (M, O, W)
+        w, W = node.params["weight"], src.width  # (T, O, n)
+        ref = src.ref.movedim(src.ldim, -1).reshape(1, -1, src.n)[0]  # (O, n)
+        starts = src.start[self.uniq]  # (U,)
+        ref_win = ref.unfold(-1, W, 1)[:, starts].movedim(1, 0)[self.inverse]  # (M, O, W)
+        w_win = w.unfold(-1, W, 1)[:, :, starts].permute(2, 1, 3, 0)  # (U, O, W, T)
+        change = (span - ref_win).reshape(self.M, 1, -1)
+        delta = torch.bmm(change, w_win.reshape(w_win.shape[0], -1, w.shape[0])[self.inverse]).squeeze(1)
+        return node.ref + delta.to(node.ref.dtype)
+
     def _batch(self, node: Node) -> Any:
+        if node.rule == "flat_linear":
+            return self._flat_linear(node)
         def value(v: Any) -> Any:
             if not isinstance(v, Node):
                 return v
