@@ -21,6 +21,11 @@ single-base substitution at ``p`` then changes the trunk output only on
    cropped profile heads by writing the changed output positions into the reference
    profile.
 
+The structure comes from a declaration (the model card or a class adapter, see
+:mod:`explorer.attribution.structure`: this module's :class:`FastISM`) or, for a model
+that declares nothing, from its captured graph
+(:class:`explorer.attribution.graph_ism.GraphISM`); :func:`fast_engine` picks.
+
 Nothing is approximated: the numbers equal plain ISM up to float32 rounding (about 1e-6).
 Every call also checks itself: ``verify`` positions (the window's first and last, the
 rest drawn at random with ``seed``) are recomputed by running the full model, and the
