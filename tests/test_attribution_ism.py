@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import explorer.attribution.api as api
+from explorer.attribution.device import BatchSearch, run_in_batches
 from explorer.attribution.ism import center_ism, ism
 from explorer.attribution.targets import resolve_target
 from explorer.attribution.toy_models import ProfileModel
@@ -148,3 +149,184 @@ def test_fast_path_failure_falls_back_only_in_auto(monkeypatch, small_cnn):
     monkeypatch.setattr(api, "fast_ism", cancelled)
     with pytest.raises(api.Cancelled):
         api.attribute(small_cnn, x, "ism", target=0, start=0, end=10, cache=False)
+
+
+# -- models plain ISM is for: attention and recurrent layers read the whole sequence ------
+class TinyAttention(torch.nn.Module):
+    """Conv stem, one transformer encoder layer over positions; a profile and pooled scores.
+
+    ``(N, 4, L)`` -> ``(profile (N, 2, L), scores (N, 2))`` (a tuple, like BPNet's heads).
+    """
+
+    def __init__(self, d_model=16):
+        super().__init__()
+        self.stem = torch.nn.Conv1d(4, d_model, 5, padding=2)
+        layer = torch.nn.TransformerEncoderLayer(d_model, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.profile, self.scores = torch.nn.Linear(d_model, 2), torch.nn.Linear(d_model, 2)
+
+    def forward(self, x):
+        h = self.encoder(torch.relu(self.stem(x)).transpose(1, 2))
+        return self.profile(h).transpose(1, 2), self.scores(h.mean(1))
+
+
+class TinyGRU(torch.nn.Module):
+    """Conv stem, bidirectional GRU, mean of the states, linear: ``(N, 4, L)`` -> ``(N, 2)``."""
+
+    def __init__(self, hidden=8):
+        super().__init__()
+        self.stem = torch.nn.Conv1d(4, 8, 5, padding=2)
+        self.gru = torch.nn.GRU(8, hidden, batch_first=True, bidirectional=True)
+        self.linear = torch.nn.Linear(2 * hidden, 2)
+
+    def forward(self, x):
+        states, _ = self.gru(torch.relu(self.stem(x)).transpose(1, 2))
+        return self.linear(states.mean(1))
+
+
+class InPlaceInput(torch.nn.Module):
+    """Zeroes the first column of its input in place before the network reads it."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        x[:, :, 0] = 0.0
+        return self.net(x)
+
+
+def seeded(cls):
+    torch.manual_seed(3)
+    return cls().eval()
+
+
+def close(got, want):
+    """Equal up to float32 rounding, relative to the magnitudes compared."""
+    scale = max(1.0, float(want.abs().max()))
+    return torch.allclose(got.double(), want.double(), rtol=0.0, atol=2e-5 * scale)
+
+
+@pytest.mark.parametrize("kind,target_args", [
+    ("gru", {"target": 1}),
+    ("attention", {"target": 0, "output": 1}),
+    ("attention", {"target": 1, "output": 0, "reduce": "sum", "window": (10, 30)}),
+])
+@pytest.mark.parametrize("start,end,batch_size", [(0, 48, None), (5, 29, 7), (40, 48, 1)])
+def test_ism_exact_for_attention_and_recurrent_models(kind, target_args, start, end, batch_size):
+    model = seeded({"gru": TinyGRU, "attention": TinyAttention}[kind])
+    x = random_one_hot(48, seed=7, n_at=(6, 7))  # two N columns (inside the windows that reach them)
+    args = dict(target_args)
+    target = resolve_target(model, args.pop("target"), length=48, **args)
+    got = ism(model, x, target, start, end, batch_size=batch_size)
+    want, ref = brute_force(model, x, target, start, end)
+    assert got.reference_score == pytest.approx(ref, abs=1e-5 * max(1.0, abs(ref)))
+    assert close(got.values, want)
+    known = x[:, start:end].sum(0) == 1
+    assert torch.all(got.values[:, known][x[:, start:end][:, known] == 1] == 0)
+    assert got.n_mutants == 3 * int(known.sum()) + 4 * int((~known).sum())
+
+
+@pytest.mark.parametrize("kind", ["gru", "attention"])
+def test_batch_size_does_not_change_results(kind):
+    model = seeded({"gru": TinyGRU, "attention": TinyAttention}[kind])
+    x = random_one_hot(64, seed=8, n_at=(30,))
+    target = resolve_target(model, 0, length=64, **({"output": 1} if kind == "attention" else {}))
+    searched = ism(model, x, target)
+    assert searched.diagnostics.extra["batch_search"]  # the default searches
+    for batch_size in (3, 64, 500):
+        fixed = ism(model, x, target, batch_size=batch_size)
+        assert "batch_search" not in fixed.diagnostics.extra
+        assert close(fixed.values, searched.values)
+
+
+def test_model_that_writes_its_input_does_not_leak_between_batches():
+    model = InPlaceInput(seeded(TinyGRU))
+    x = random_one_hot(40, seed=9)
+    target = resolve_target(model, 0, length=40)
+    want, _ = brute_force(model, x, target, 0, 40)  # brute force hands it a fresh copy each time
+    for batch_size in (None, 4):
+        assert close(ism(model, x, target, batch_size=batch_size).values, want)
+
+
+def test_out_of_memory_in_the_search_halves_and_settles(small_cnn):
+    x = random_one_hot(100, seed=3)
+    target = resolve_target(small_cnn, 0, length=100)
+    flaky = OomAbove(small_cnn, limit=20)
+    got = ism(flaky, x, target)
+    assert got.batch_size <= 20 and max(flaky.sizes) > 20
+    assert close(got.values, ism(small_cnn, x, target, batch_size=7).values)
+
+
+def test_mutant_buffer_equals_mutant_batch():
+    from explorer.attribution.runtime import MutantBuffer, mutant_batch
+
+    x = random_one_hot(30, seed=10, n_at=(3,))
+    buffer = MutantBuffer(x)
+    for m in (5, 2, 9):  # shrinking, then growing past the buffer
+        positions, bases = torch.randint(0, 30, (m,)), torch.randint(0, 4, (m,))
+        batch = buffer.batch(positions, bases)
+        assert torch.equal(batch, mutant_batch(x, positions, bases))
+        batch.mul_(0.0)  # what a careless model could do; the next batch starts clean
+
+
+# -- the batch size search ---------------------------------------------------------------
+def drive(search, cost, n_batches=12):
+    """Feed ``search`` batches timed by ``cost(size) -> seconds per item``; the sizes run."""
+    sizes = []
+    for _ in range(n_batches):
+        sizes.append(search.size)
+        search.record(search.size, cost(search.size) * search.size)
+    return sizes
+
+
+def test_search_doubles_while_it_pays_then_settles():
+    search = BatchSearch(first=16, high=4096)
+    sizes = drive(search, lambda s: 1.0 / s + s / 65536.0)  # least at 256
+    assert sizes[:6] == [16, 16, 32, 64, 128, 256] and search.settled and search.best == 256
+    assert sizes[-1] == 256 and [s for s, _ in search.timings] == [16, 32, 64, 128, 256, 512]
+
+
+def test_search_halves_when_doubling_does_not_pay():
+    search = BatchSearch(first=64, high=4096)
+    sizes = drive(search, lambda s: 1.0 / s + s / 256.0)  # least at 16
+    assert sizes[:6] == [64, 64, 128, 32, 16, 8] and search.settled and search.best == 16
+    flat = BatchSearch(first=64, high=4096)
+    drive(flat, lambda s: 1.0)
+    assert flat.best == 64 and [s for s, _ in flat.timings] == [64, 128, 32]
+
+
+def test_search_bounds_partial_batches_and_memory():
+    search = BatchSearch(first=8, high=32)
+    sizes = drive(search, lambda s: 1.0 / s)
+    assert max(sizes) == 32 and search.best == 32 and search.settled
+    search = BatchSearch(first=8, high=4096)
+    search.record(3, 100.0)  # a partial batch: ignored
+    search.record(8, 1.0)  # warm-up: not timed
+    assert search.timings == [] and search.size == 8
+    search.limit(4)
+    assert search.size == 4
+    search = BatchSearch(first=64, high=4096)
+    drive(search, lambda s: 1.0 / s, n_batches=3)  # timed 64, now trying 128
+    search.out_of_memory(128)
+    assert search.settled and search.size == 64 and search.high == 64
+    search.out_of_memory(64)
+    assert search.size == 32
+
+
+def test_run_in_batches_follows_the_search(monkeypatch):
+    import explorer.attribution.device as device_mod
+
+    clock = [0.0]
+    monkeypatch.setattr(device_mod.time, "perf_counter", lambda: clock[0])
+    seen = []
+
+    def fn(i, j):
+        seen.append(j - i)
+        clock[0] += (j - i) * (1.0 / (j - i) + (j - i) / 4096.0)  # least per item at 64
+        return torch.arange(i, j)
+
+    search = BatchSearch(first=8, high=4096)
+    out, used = run_in_batches(fn, 2000, 8, torch.device("cpu"), search=search)
+    assert torch.equal(torch.cat(out), torch.arange(2000))
+    assert seen[:6] == [8, 8, 16, 32, 64, 128] and search.best == 64 and used == 64

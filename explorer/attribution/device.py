@@ -1,16 +1,23 @@
-"""Batches that fit the device: first batch sizes, and halving on out-of-memory.
+"""Batches that fit the device: first batch sizes, a measured search, halving on out-of-memory.
 
-Which device a model is on, and keeping the caller's model unchanged, is
+:func:`run_in_batches` runs a job in chunks of a fixed size or, given a
+:class:`BatchSearch`, of the size that runs fastest per item for this model, input length
+and machine, timed on the job's own batches (the search does no extra work). Which
+device a model is on, and keeping the caller's model unchanged, is
 :mod:`explorer.attribution.runtime`'s job.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Callable, TypeVar
 
 import torch
 
 T = TypeVar("T")
+
+#: fraction of the free device memory a searched batch may use (CUDA)
+MEMORY_FRACTION = 0.5
 
 
 def default_batch_size(device: torch.device, length: int, per_item: int = 1) -> int:
@@ -21,6 +28,130 @@ def default_batch_size(device: torch.device, length: int, per_item: int = 1) -> 
     """
     budget = 4_194_304 if device.type == "cuda" else 262_144
     return int(max(1, min(4096, budget // max(1, length * per_item))))
+
+
+def max_batch_size(device: torch.device, length: int) -> int:
+    """The largest batch a :class:`BatchSearch` may try for inputs of ``length`` bases.
+
+    About 1 M input positions per batch on the CPU, 16 M on CUDA (where the measured
+    memory per item caps it too, see :func:`memory_cap`); at least 1, at most 4096 items.
+    """
+    budget = 16_777_216 if device.type == "cuda" else 1_048_576
+    return int(max(1, min(4096, budget // max(1, length))))
+
+
+class BatchSearch:
+    """The batch size with the least measured time per item, found by doubling or halving.
+
+    The first batch (``first`` items) warms the model up and is not timed. Then each size
+    is timed once, on a full batch: sizes double from ``first`` while each doubling is at
+    least ``gain`` faster per item; when the first doubling is not, sizes halve from
+    ``first`` while that pays. The search then settles on the fastest size measured (on
+    a tie, the smaller). On a CPU the time per item is U-shaped in the batch size: small
+    batches pay the per-call overhead of every layer (a recurrent layer, at every step),
+    large ones fall out of the caches and fault in fresh pages for their activations;
+    where the bottom lies depends on the model and the length.
+
+    Parameters
+    ----------
+    first : int
+        The first size, a guess (e.g. :func:`default_batch_size`).
+    high : int
+        The largest size to try (e.g. :func:`max_batch_size`); lowered by :meth:`limit`
+        and :meth:`out_of_memory`.
+    gain : float
+        How much faster per item (a fraction) a size must be to replace the best one.
+
+    Attributes
+    ----------
+    size : int
+        The size of the next batch.
+    settled : bool
+        True once the search has stopped.
+    timings : list of (int, float)
+        ``(size, seconds per item)`` of every timed batch, in order.
+    """
+
+    def __init__(self, first: int, high: int, gain: float = 0.1):
+        self.high = max(1, int(high))
+        self.size = max(1, min(int(first), self.high))
+        self.gain = float(gain)
+        self.settled = False
+        self.timings: list[tuple[int, float]] = []
+        self._first = self.size
+        self._best: tuple[int, float] | None = None
+        self._warm = False
+        self._up = True
+
+    @property
+    def best(self) -> int:
+        """The fastest size measured so far (before any timing: the current size)."""
+        return self._best[0] if self._best else self.size
+
+    def record(self, items: int, seconds: float) -> None:
+        """Take the wall time of a batch of ``items`` and choose the next size.
+
+        A batch of another size than :attr:`size` (the last, partial one) is ignored.
+        """
+        if self.settled or items != self.size:
+            return
+        if not self._warm:
+            self._warm = True
+            return
+        per_item = seconds / items
+        self.timings.append((items, per_item))
+        if self._best is None or per_item < self._best[1] * (1.0 - self.gain):
+            self._best = (items, per_item)
+            self._move(items * 2 if self._up else items // 2)
+        elif self._up and self._best[0] == self._first:
+            self._up = False
+            self._move(self._first // 2)
+        else:
+            self._settle()
+
+    def limit(self, high: int) -> None:
+        """Never try more than ``high`` items (e.g. from the memory one item takes)."""
+        self.high = max(1, min(self.high, int(high)))
+        self.size = min(self.size, self.high)
+
+    def out_of_memory(self, items: int) -> None:
+        """A batch of ``items`` ran out of memory: settle below it (halving at least)."""
+        self.high = max(1, min(self.high, items // 2))
+        self.size = min(self.best, self.high)
+        self.settled = True
+
+    def _move(self, size: int) -> None:
+        if 1 <= size <= self.high:
+            self.size = size
+        else:
+            self._settle()
+
+    def _settle(self) -> None:
+        self.size = self.best
+        self.settled = True
+
+
+def memory_cap(device: torch.device, items: int, peak_bytes: int) -> int | None:
+    """Most items per batch that fit :data:`MEMORY_FRACTION` of the free device memory.
+
+    Parameters
+    ----------
+    device : torch.device
+    items : int
+        The size of a batch that ran.
+    peak_bytes : int
+        How much that batch raised the device's peak allocated memory.
+
+    Returns
+    -------
+    int or None
+        None where the device does not report its memory (the CPU).
+    """
+    if device.type != "cuda" or peak_bytes <= 0:
+        return None
+    free, _ = torch.cuda.mem_get_info(device)
+    spare = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return max(1, int(MEMORY_FRACTION * (free + spare) * items // peak_bytes))
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -39,8 +170,28 @@ def free_memory(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
+def _timed_call(fn: Callable[[int, int], T], i: int, j: int, device: torch.device,
+                measure_memory: bool) -> tuple[T, float, int]:
+    """``fn(i, j)``, its wall time in seconds, and (CUDA, if asked) how much it raised the peak memory."""
+    cuda = device.type == "cuda"
+    measure_memory = measure_memory and cuda
+    if cuda:
+        torch.cuda.synchronize(device)
+    if measure_memory:
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+    tic = time.perf_counter()
+    out = fn(i, j)
+    if cuda:
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - tic
+    peak = torch.cuda.max_memory_allocated(device) - before if measure_memory else 0
+    return out, seconds, peak
+
+
 def run_in_batches(fn: Callable[[int, int], T], n: int, batch_size: int, device: torch.device,
-                   on_batch: Callable[[int], None] | None = None) -> tuple[list[T], int]:
+                   on_batch: Callable[[int], None] | None = None,
+                   search: BatchSearch | None = None) -> tuple[list[T], int]:
     """Call ``fn(i, j)`` over ``[0, n)`` in chunks, halving the chunk on out-of-memory.
 
     Parameters
@@ -50,12 +201,15 @@ def run_in_batches(fn: Callable[[int, int], T], n: int, batch_size: int, device:
     n : int
         Number of items.
     batch_size : int
-        First chunk size; halved (down to 1) and the chunk retried when ``fn`` runs out of
-        memory.
+        Chunk size; halved (down to 1) and the chunk retried when ``fn`` runs out of
+        memory. Ignored when ``search`` is given.
     device : torch.device
         Where ``fn`` runs (its allocator cache is emptied after an out-of-memory error).
     on_batch : callable, optional
         Called with the number of items done after each chunk (progress, cancel).
+    search : BatchSearch, optional
+        Chooses every chunk size from the measured time of the chunks before (and, on
+        CUDA, caps it by the memory the first chunk took, see :func:`memory_cap`).
 
     Returns
     -------
@@ -71,21 +225,30 @@ def run_in_batches(fn: Callable[[int, int], T], n: int, batch_size: int, device:
     i = 0
     batch_size = max(1, int(batch_size))
     while i < n:
-        j = min(n, i + batch_size)
+        size = search.size if search is not None else batch_size
+        j = min(n, i + size)
         try:
-            results.append(fn(i, j))
+            out, seconds, peak = _timed_call(fn, i, j, device, search is not None and i == 0)
         except (RuntimeError, MemoryError) as exc:
             if not is_out_of_memory(exc):
                 raise
             free_memory(device)
-            if batch_size == 1:
+            if size == 1:
                 raise RuntimeError(
                     f"out of memory on {device} even with a batch of 1; use a shorter sequence "
                     f"or another device (device='cpu')"
                 ) from exc
-            batch_size = max(1, batch_size // 2)
+            batch_size = max(1, size // 2)
+            if search is not None:
+                search.out_of_memory(size)
             continue
-        i = j
+        results.append(out)
+        if search is not None:
+            cap = memory_cap(device, j - i, peak) if i == 0 else None
+            if cap is not None:
+                search.limit(cap)
+            search.record(j - i, seconds)
+        batch_size, i = size, j
         if on_batch is not None:
             on_batch(i)
     return results, batch_size

@@ -20,15 +20,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.attribution.device import default_batch_size, run_in_batches
+from explorer.attribution.device import BatchSearch, default_batch_size, max_batch_size, run_in_batches
 from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.progress import ProgressCallback, report
 from explorer.attribution.result import IsmResult
-from explorer.attribution.runtime import check_one_hot, check_window, model_device, mutant_batch, mutations
+from explorer.attribution.runtime import MutantBuffer, check_one_hot, check_window, model_device, mutations
 from explorer.attribution.targets import Target
 
-#: most mutants per batch on a CPU (see :func:`ism`)
-CPU_MAX_BATCH = 64
+#: the first batch size on a CPU, where the batch size search starts (see :func:`ism`)
+CPU_FIRST_BATCH = 64
 
 
 def ism(model: nn.Module, one_hot: torch.Tensor, target: Target, start: int = 0, end: int | None = None,
@@ -47,8 +47,12 @@ def ism(model: nn.Module, one_hot: torch.Tensor, target: Target, start: int = 0,
     start, end : int
         0-based, half-open window of positions to mutate (default: all).
     batch_size : int, optional
-        Mutants per forward pass; default from the device and length. Halved and retried
-        on out-of-memory.
+        Mutants per forward pass, fixed. Default: searched on the job's own batches
+        (:class:`~explorer.attribution.device.BatchSearch`), from
+        :data:`CPU_FIRST_BATCH` on a CPU or
+        :func:`~explorer.attribution.device.default_batch_size` on CUDA, up to
+        :func:`~explorer.attribution.device.max_batch_size` (and, on CUDA, the measured
+        memory). Either way, halved and retried on out-of-memory.
     progress : callable, optional
         ``progress(fraction)``; returning False raises
         :class:`~explorer.attribution.progress.Cancelled`.
@@ -58,7 +62,8 @@ def ism(model: nn.Module, one_hot: torch.Tensor, target: Target, start: int = 0,
     IsmResult
         ``values`` ``(4, end - start)`` float32 on the CPU, 0 at reference bases (see the
         module docstring for N columns), ``reference_score``, and ``diagnostics``
-        (``ism_path="plain"``, ``n_mutants``, ``batch_size``).
+        (``ism_path="plain"``, ``n_mutants``, ``batch_size``; with a search,
+        ``extra["batch_search"]``: the ``[size, seconds per mutant]`` timed).
     """
     x = check_one_hot(one_hot)
     start, end = check_window(x.shape[1], start, end)
@@ -66,27 +71,40 @@ def ism(model: nn.Module, one_hot: torch.Tensor, target: Target, start: int = 0,
     x = x.to(device)
     muts = mutations(x, torch.arange(start, end))
     n = int(muts.positions.numel())
-    batch_size = batch_size or default_batch_size(device, x.shape[1])
-    if device.type == "cpu":
-        # measured on 2 cores (sample model, 1-2 kb): 64 mutants per batch ran 1.8x faster
-        # than 131-262, whose activations fall out of the caches
-        batch_size = min(batch_size, CPU_MAX_BATCH)
+    search = None if batch_size else batch_search(device, x.shape[1])
     positions_d, bases_d = muts.positions.to(device), muts.bases.to(device)
 
     with torch.inference_mode():
         reference = float(target(model(x.unsqueeze(0)))[0])
         report(progress, 0.0)
+        mutants = MutantBuffer(x)
 
         def run(i: int, j: int) -> torch.Tensor:
-            return target(model(mutant_batch(x, positions_d[i:j], bases_d[i:j]))).float().cpu()
+            scores = target(model(mutants.batch(positions_d[i:j], bases_d[i:j])))
+            return scores.to("cpu", torch.float32, copy=True)
 
-        scores, used = run_in_batches(run, n, batch_size, device,
-                                      on_batch=lambda done: report(progress, done / max(n, 1)))
+        scores, used = run_in_batches(run, n, batch_size or search.size, device,
+                                      on_batch=lambda done: report(progress, done / max(n, 1)), search=search)
     values = torch.zeros(4, end - start, dtype=torch.float32)
     if n:
         values[muts.bases, muts.columns] = torch.cat(scores) - reference
     diagnostics = Diagnostics(ism_path="plain", reference_score=reference, n_mutants=n, batch_size=used)
+    if search is not None:
+        diagnostics.extra["batch_search"] = [[size, seconds] for size, seconds in search.timings]
     return IsmResult(values, reference, diagnostics)
+
+
+def batch_search(device: torch.device, length: int) -> BatchSearch:
+    """The batch size search of plain ISM for inputs of ``length`` bases on ``device``.
+
+    On a CPU it starts at :data:`CPU_FIRST_BATCH` mutants (fewer for long inputs): the
+    best size measured on 2 cores for the sample CNN at 1-2 kb; a recurrent model does
+    best with 4-8x more, an attention model with 2x fewer at 1 kb.
+    """
+    first = default_batch_size(device, length)
+    if device.type == "cpu":
+        first = min(first, CPU_FIRST_BATCH)
+    return BatchSearch(first, max(first, max_batch_size(device, length)))
 
 
 def center_ism(values: torch.Tensor) -> torch.Tensor:
