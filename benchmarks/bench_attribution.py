@@ -16,9 +16,14 @@ Not part of the tests.
   its structure.
 * IG: :func:`explorer.attribution.gradients.integrated_gradients` with the same settings
   as captum used the way its docs show (``IntegratedGradients(model).attribute(x,
-  baselines=zeros, target=0, n_steps=64, return_convergence_delta=True)``), and with our
-  defaults (5 dinucleotide-shuffled baselines, Gauss-Legendre, 64 steps refined where the
-  completeness error exceeds 1 %).
+  baselines=zeros, target=0, n_steps=64, return_convergence_delta=True)``; ours with
+  ``method="gausslegendre", n_steps=64, max_steps=64``). With ``--ig-defaults``, our
+  defaults (5 dinucleotide-shuffled baselines, completeness error <= 1 % per baseline)
+  before and after issue 14: "before" is the old code path, kept here
+  (:func:`ig_defaults_before`: captum per baseline, Gauss-Legendre from 64 steps,
+  doubled up to 256 while the error exceeds 1 %); "now" is the batched engine with the
+  nested adaptive trapezoid. ``--ig-reference`` adds captum at 512 Gauss-Legendre steps
+  on the same baselines (timed once) and compares both with it.
 
 Model: the trained sample model ``sample_data/models/sample_cnn.pt`` when present, else a
 seeded SampleCNN of the same shape (same timing).
@@ -27,6 +32,8 @@ Usage::
 
     python benchmarks/bench_attribution.py              # 1 kb, 3 runs (about 3-5 min on 2 busy cores)
     python benchmarks/bench_attribution.py --runs 5 --length 2000
+    python benchmarks/bench_attribution.py --ig-only --ig-defaults --ig-reference --sequence locus --runs 5
+        # issue 14: IG at the app's default 2 kb window of the sample locus
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import explorer as ex  # noqa: E402
-from explorer.attribution.gradients import integrated_gradients  # noqa: E402
+from explorer.attribution.device import default_batch_size  # noqa: E402
+from explorer.attribution.gradients import integrated_gradients, make_baselines  # noqa: E402
 from explorer.attribution.ism import ism  # noqa: E402
 from explorer.attribution.targets import resolve_target  # noqa: E402
 from explorer.io.models import ExplorerModel, load_model  # noqa: E402
@@ -68,23 +76,79 @@ def sequence(length: int, seed: int = 0) -> torch.Tensor:
     return torch.nn.functional.one_hot(codes, 4).T.to(torch.float32).contiguous()
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--length", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--skip-ig", action="store_true", help="ISM rows only")
-    parser.add_argument("--ig-defaults", action="store_true",
-                        help="also time IG with our defaults (5 shuffled baselines, refined steps)")
-    args = parser.parse_args(argv)
+def ig_defaults_before(model, one_hot: torch.Tensor, target, n_shuffles: int = 5, n_steps: int = 64,
+                       tolerance: float = 0.01, max_steps: int = 256, random_state: int = 0):
+    """The IG code path before issue 14: captum per baseline, steps doubled while needed.
 
-    import tangermeme
-    import tangermeme.saturation_mutagenesis as tsm
+    Parameters
+    ----------
+    model : nn.Module
+    one_hot : torch.Tensor, shape ``(4, L)``
+    target : Target
+
+    Returns
+    -------
+    (per_position, diagnostics)
+        ``per_position``: ``(L,)`` float64, the per-position sums of the map averaged
+        over the baselines; ``diagnostics``: ``completeness_error``,
+        ``completeness_error_max``, ``n_steps_per_baseline``, ``errors`` (per baseline).
+    """
     from captum.attr import IntegratedGradients
 
-    model, model_name = load_sample()
-    model.eval()
-    x = sequence(args.length)
-    target = resolve_target(model, 0, length=args.length)
+    x = one_hot.to(torch.float32)
+    baselines = make_baselines(one_hot, "shuffle", n_shuffles, random_state)
+    forward = lambda z: target(model(z))  # noqa: E731
+    ibs = default_batch_size(torch.device("cpu"), x.shape[1], per_item=4)
+    ig = IntegratedGradients(forward)
+    with torch.no_grad():
+        fx = float(forward(x[None])[0])
+        fb = forward(baselines).double()
+    attrs, errors, used = [], [], []
+    for i in range(len(baselines)):
+        steps, gap = n_steps, abs(fx - float(fb[i]))
+        while True:
+            a, d = ig.attribute(x[None], baselines[i:i + 1], n_steps=steps, method="gausslegendre",
+                                internal_batch_size=ibs, return_convergence_delta=True)
+            error = float(d.abs().sum()) / max(gap, 1e-12)
+            if error <= tolerance or steps * 2 > max_steps:
+                break
+            steps *= 2
+        attrs.append(a[0].detach().double().sum(0))
+        errors.append(error)
+        used.append(steps)
+    return torch.stack(attrs).mean(0), {"completeness_error": sum(errors) / len(errors),
+                                        "completeness_error_max": max(errors),
+                                        "n_steps_per_baseline": used, "errors": errors}
+
+
+def ig_reference(model, one_hot: torch.Tensor, target, n_steps: int = 512, n_shuffles: int = 5,
+                 random_state: int = 0) -> tuple[torch.Tensor, list[float]]:
+    """captum at ``n_steps`` Gauss-Legendre steps on our default baselines.
+
+    Returns the per-position sums averaged over the baselines, ``(L,)`` float64, and the
+    relative completeness error of each baseline.
+    """
+    from captum.attr import IntegratedGradients
+
+    x = one_hot.to(torch.float32)
+    baselines = make_baselines(one_hot, "shuffle", n_shuffles, random_state)
+    forward = lambda z: target(model(z))  # noqa: E731
+    ig = IntegratedGradients(forward)
+    with torch.no_grad():
+        gaps = (forward(x[None])[0] - forward(baselines)).double().abs()
+    attrs, errors = [], []
+    for i in range(len(baselines)):
+        a, d = ig.attribute(x[None], baselines[i:i + 1], n_steps=n_steps, method="gausslegendre",
+                            internal_batch_size=32, return_convergence_delta=True)
+        attrs.append(a[0].detach().double().sum(0))
+        errors.append(float(d.abs().sum()) / max(float(gaps[i]), 1e-12))
+    return torch.stack(attrs).mean(0), errors
+
+
+def ism_cases(model, x: torch.Tensor, target) -> dict:
+    """ISM rows: name -> callable returning the map ``(4, L)`` (or an Attribution)."""
+    import tangermeme.saturation_mutagenesis as tsm
+
     task = target.task_index
 
     def tangermeme_ism(fast: bool, forced: bool = False):
@@ -100,77 +164,152 @@ def main(argv=None) -> None:
             tsm._FAST_MIN_SECONDS = old
         return (y_hat[0, :, :, task] - y0[0, task]).float()
 
-    zeros = torch.zeros(1, *x.shape)
-
-    def captum_ig():
-        ig = IntegratedGradients(model)
-        attr, delta = ig.attribute(x[None], baselines=zeros, target=task, n_steps=64,
-                                   return_convergence_delta=True)
-        return attr[0]
-
-    cases = {
+    return {
         "ISM  ours plain (explorer ism)": lambda: ism(model, x, target).values,
         "ISM  tangermeme fast=False": lambda: tangermeme_ism(False),
         "ISM  tangermeme fast=True": lambda: tangermeme_ism(True),
         "ISM  tangermeme fast=True, forced capture": lambda: tangermeme_ism(True, forced=True),
         "ISM  explorer.attribute (fast='auto')": lambda: ex.attribute(model, x, "ism", 0, cache=False),
     }
-    if not args.skip_ig:
-        cases.update({
-            "IG   captum as documented (zeros, 64 steps)": captum_ig,
-            "IG   ours, same settings": lambda: integrated_gradients(
-                model, x, target, baseline="zeros", n_steps=64, tolerance=float("inf"))[0],
-        })
-        if args.ig_defaults:
-            cases["IG   ours defaults (5 shuffles, refined)"] = lambda: integrated_gradients(model, x, target)[0]
+
+
+CAPTUM = "IG   captum as documented (zeros, 64 steps)"
+SAME = "IG   ours, same settings"
+BEFORE = "IG   defaults before (captum per baseline)"
+NOW = "IG   defaults now (batched, adaptive)"
+
+
+def ig_cases(model, x: torch.Tensor, target, defaults: bool) -> dict:
+    """IG rows: name -> callable returning ``(per-position sums (L,), diagnostics or None)``."""
+    from captum.attr import IntegratedGradients
+
+    zeros = torch.zeros(1, *x.shape)
+
+    def captum_ig():
+        attr, _ = IntegratedGradients(model).attribute(x[None], baselines=zeros, target=target.task_index,
+                                                        n_steps=64, return_convergence_delta=True)
+        return attr[0].double().sum(0), None
+
+    def ours(**options):
+        values, diagnostics = integrated_gradients(model, x, target, **options)
+        return values.double().sum(0), diagnostics
+
+    cases = {CAPTUM: captum_ig,
+             SAME: lambda: ours(baseline="zeros", method="gausslegendre", n_steps=64, max_steps=64,
+                                tolerance=float("inf"))}
+    if defaults:
+        cases[BEFORE] = lambda: ig_defaults_before(model, x, target)
+        cases[NOW] = lambda: ours()
+    return cases
+
+
+def timed(cases: dict, runs: int) -> tuple[dict, dict]:
+    """Run every case ``runs`` times, interleaved; (times per case, last output per case)."""
     times: dict[str, list[float]] = {name: [] for name in cases}
     outputs = {}
-    for run in range(args.runs):
+    for run in range(runs):
         for name, fn in cases.items():
             tic = time.perf_counter()
             outputs[name] = fn()
             times[name].append(time.perf_counter() - tic)
-        print(f"run {run + 1}/{args.runs} done", file=sys.stderr, flush=True)
+        print(f"run {run + 1}/{runs} done", file=sys.stderr, flush=True)
+    return times, outputs
 
+
+def print_table(med: dict, ratio_to: dict, diffs: dict, diff_label: str) -> None:
+    print(f"| {'method':45s} | median s | ratio | {diff_label:>20s} |")
+    print(f"|{'-' * 47}|---------:|------:|---------------------:|")
+    for name in med:
+        diff = diffs.get(name)
+        print(f"| {name:45s} | {med[name]:8.2f} | {med[name] / med[ratio_to[name]]:5.2f} | "
+              f"{'' if diff is None else f'{diff:.2e}':>20s} |")
+
+
+def report_ism(med: dict, outputs: dict) -> None:
     ours = outputs["ISM  ours plain (explorer ism)"]
     attr_default = outputs["ISM  explorer.attribute (fast='auto')"]
-    agree = {
-        "ISM  tangermeme fast=False": float((ours - outputs["ISM  tangermeme fast=False"]).abs().max()),
-        "ISM  tangermeme fast=True": float((ours - outputs["ISM  tangermeme fast=True"]).abs().max()),
-        "ISM  tangermeme fast=True, forced capture":
-            float((ours - outputs["ISM  tangermeme fast=True, forced capture"]).abs().max()),
-        "ISM  explorer.attribute (fast='auto')": float((ours - attr_default.values).abs().max()),
-    }
-    if not args.skip_ig:
-        ref_ig = outputs["IG   captum as documented (zeros, 64 steps)"]
-        # ours projects onto the observed base: compare per-position sums
-        agree["IG   ours, same settings"] = float(
-            (ref_ig.sum(0) - outputs["IG   ours, same settings"].sum(0)).abs().max())
-    med = {name: statistics.median(ts) for name, ts in times.items()}
-    better_tm = min(med["ISM  tangermeme fast=False"], med["ISM  tangermeme fast=True"],
-                    med["ISM  tangermeme fast=True, forced capture"])
-
-    print()
-    print(f"model: {model_name}; sequence {args.length} bp; target {target.name}; "
-          f"{args.runs} runs (median); torch {torch.__version__}, tangermeme {tangermeme.__version__}; "
-          f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), threads {torch.get_num_threads()}")
+    diffs = {name: float((ours - out).abs().max()) for name, out in outputs.items() if "tangermeme" in name}
+    diffs["ISM  explorer.attribute (fast='auto')"] = float((ours - attr_default.values).abs().max())
     print(f"ISM path of explorer.attribute: {attr_default.diagnostics.get('ism_path')}")
-    print()
-    print(f"| {'method':45s} | median s | ratio | max abs diff vs ours |")
-    print(f"|{'-' * 47}|---------:|------:|---------------------:|")
-    for name in cases:
-        if name.startswith("ISM"):
-            ratio = med[name] / med["ISM  ours plain (explorer ism)"]
-        else:
-            ratio = med[name] / med["IG   captum as documented (zeros, 64 steps)"]
-        diff = agree.get(name)
-        print(f"| {name:45s} | {med[name]:8.2f} | {ratio:5.2f} | "
-              f"{'' if diff is None else f'{diff:.2e}':>20s} |")
-    print()
-    print("ratio: ISM rows / ours plain; IG rows / captum as documented.")
-    tm_agree = max(agree[k] for k in agree if "tangermeme" in k)
-    print(f"ours plain vs tangermeme's better mode: {better_tm / med['ISM  ours plain (explorer ism)']:.2f}x "
-          f"faster; agreement {tm_agree:.2e} ({'OK' if tm_agree <= 1e-5 else 'ABOVE 1e-5'})")
+    print_table(med, {name: "ISM  ours plain (explorer ism)" for name in med}, diffs, "max abs diff vs ours")
+    better_tm = min(med[name] for name in med if "tangermeme" in name)
+    tm_agree = max(diffs[name] for name in diffs if "tangermeme" in name)
+    print(f"ratio: / ours plain. ours plain vs tangermeme's better mode: "
+          f"{better_tm / med['ISM  ours plain (explorer ism)']:.2f}x faster; agreement {tm_agree:.2e} "
+          f"({'OK' if tm_agree <= 1e-5 else 'ABOVE 1e-5'})")
+
+
+def report_ig(med: dict, outputs: dict, reference=None) -> None:
+    """IG table: ratios to captum as documented; per-position diffs (same settings vs
+    captum, defaults now vs before); completeness errors; agreement with the reference."""
+    diffs = {SAME: float((outputs[SAME][0] - outputs[CAPTUM][0]).abs().max())}
+    if NOW in outputs:
+        diffs[NOW] = float((outputs[NOW][0] - outputs[BEFORE][0]).abs().max())
+    print_table(med, {name: CAPTUM for name in med}, diffs, "max abs diff (1)")
+    print("ratio: / captum as documented. (1) per-position sums: same settings vs captum; "
+          "defaults now vs defaults before.")
+    if NOW not in outputs:
+        return
+    before, now = outputs[BEFORE][1], outputs[NOW][1]
+    print(f"defaults now vs before: {med[BEFORE] / med[NOW]:.1f}x faster")
+    for name, d in ((BEFORE, before), (NOW, now)):
+        per = d.get("errors")
+        print(f"  {name.strip()}: completeness error mean {d['completeness_error']:.2%}, "
+              f"max {d['completeness_error_max']:.2%}; points per baseline {d['n_steps_per_baseline']}"
+              + (f"; errors {[f'{e:.2%}' for e in per]}" if per else "")
+              + (f"; gradient passes {d['n_evaluations']} in {d['rounds']} rounds" if "rounds" in d else ""))
+    if reference is not None:
+        ref, errors, seconds = reference
+        scale = float(ref.abs().max())
+        print(f"reference: captum 512 Gauss-Legendre steps per baseline ({seconds:.1f} s), completeness "
+              f"errors {[f'{e:.2%}' for e in errors]}; max |per-position| {scale:.3g}")
+        for name in (BEFORE, NOW):
+            diff = float((outputs[name][0] - ref).abs().max())
+            print(f"  {name.strip()} vs reference: max abs diff {diff:.2e} ({diff / scale:.2%} of the largest)")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--length", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sequence", choices=["random", "locus"], default="random",
+                        help="a seeded random sequence of --length bp, or the sample locus's default "
+                             "2 kb window (the app's first view; --length ignored)")
+    parser.add_argument("--skip-ig", action="store_true", help="ISM rows only")
+    parser.add_argument("--ig-only", action="store_true", help="IG rows only")
+    parser.add_argument("--ig-defaults", action="store_true",
+                        help="also time IG with our defaults (5 shuffled baselines, tolerance 1 %%), "
+                             "before and after issue 14")
+    parser.add_argument("--ig-reference", action="store_true",
+                        help="with --ig-defaults: compare with captum at 512 steps on the same baselines")
+    args = parser.parse_args(argv)
+
+    import tangermeme
+
+    model, model_name = load_sample()
+    model.eval()
+    x = ex.load_sample_locus().one_hot.to(torch.float32) if args.sequence == "locus" else sequence(args.length)
+    length = int(x.shape[1])
+    target = resolve_target(model, 0, length=length)
+    print(f"model: {model_name}; sequence {args.sequence} {length} bp; target {target.name}; "
+          f"{args.runs} runs (median); torch {torch.__version__}, tangermeme {tangermeme.__version__}; "
+          f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), threads "
+          f"{torch.get_num_threads()}; load average at start {os.getloadavg()}")
+
+    if not args.ig_only:
+        times, outputs = timed(ism_cases(model, x, target), args.runs)
+        print()
+        report_ism({name: statistics.median(ts) for name, ts in times.items()}, outputs)
+    if not args.skip_ig:
+        times, outputs = timed(ig_cases(model, x, target, args.ig_defaults), args.runs)
+        reference = None
+        if args.ig_defaults and args.ig_reference:
+            tic = time.perf_counter()
+            ref, errors = ig_reference(model, x, target)
+            reference = (ref, errors, time.perf_counter() - tic)
+        print()
+        report_ig({name: statistics.median(ts) for name, ts in times.items()}, outputs, reference)
+    print(f"load average at the end {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.fast_ism import fast_ism, progressive_ism
 from explorer.attribution.ism import center_ism, ism
 from explorer.attribution.progress import Cancelled, ProgressCallback, monotone, report
+from explorer.attribution.quadrature import ADAPTIVE, DEFAULT_STEPS
 from explorer.attribution.result import Attribution
 from explorer.attribution.runtime import (check_fast, check_one_hot, check_window, resolve_device,
                                           run_with_fallback, running_on)
@@ -28,7 +29,7 @@ __all__ = ["attribute", "predict", "Cancelled", "METHODS"]
 #: method -> its options and their defaults (anything else is an error, to catch typos)
 METHODS: dict[str, dict[str, Any]] = {
     "ism": {"batch_size": None, "fast": "auto", "ism_centered": False},
-    "ig": {"baseline": "shuffle", "n_shuffles": 5, "n_steps": 64, "method": "gausslegendre",
+    "ig": {"baseline": "shuffle", "n_shuffles": 5, "n_steps": DEFAULT_STEPS, "method": ADAPTIVE,
            "internal_batch_size": None, "random_state": 0, "tolerance": 0.01, "max_steps": 256},
     "deeplift_shap": {"n_shuffles": 20, "random_state": 0, "batch_size": None, "head_rule": "auto",
                       "head_steps": 32, "warning_threshold": 0.01},
@@ -123,7 +124,8 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
         ``genome_start``), a one-hot ``(4, L)`` tensor, or a DNA string.
     method : {"ism", "ig", "deeplift_shap", "saliency"}
         ``"ism"``: exact in-silico mutagenesis, ``f(mutant) - f(reference)`` for every
-        substitution, 0 at the reference base. ``"ig"``: integrated gradients (captum).
+        substitution, 0 at the reference base. ``"ig"``: integrated gradients
+        (:func:`~explorer.attribution.gradients.integrated_gradients`).
         ``"deeplift_shap"``: DeepLIFT/SHAP (tangermeme) against dinucleotide shuffles.
         ``"saliency"``: gradient x input. Gradient maps are placed on the observed base.
     target : str, int, Target or None
@@ -154,7 +156,8 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
         (``"auto"``: receptive-field-local ISM when the model declares its structure),
         ``ism_centered`` (return the mean-centred "hypothetical" map, see
         :func:`~explorer.attribution.ism.center_ism`). IG: ``baseline`` ("shuffle",
-        "zeros", "uniform"), ``n_shuffles``, ``n_steps``, ``method``,
+        "zeros", "uniform"), ``n_shuffles``, ``n_steps``, ``method``
+        ("adaptive_trapezoid" or one of captum's rules, e.g. "gausslegendre"),
         ``internal_batch_size``, ``random_state``, ``tolerance``, ``max_steps``.
         DeepLIFT/SHAP: ``n_shuffles``, ``random_state``, ``batch_size``, ``head_rule``,
         ``head_steps``, ``warning_threshold``.
