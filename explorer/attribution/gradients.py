@@ -114,30 +114,45 @@ class _PathGradients:
 
     def __call__(self, requests: dict[int, np.ndarray],
                  on_batch: Callable[[int], None] | None = None) -> dict[int, tuple[np.ndarray, torch.Tensor]]:
-        """Evaluate ``{baseline: alphas (float64 (n,))}``; the same keys, ``(f (n,), p (n, L))``."""
-        keys = [(k, a) for k, alphas in requests.items() for a in alphas]
-        inner = [i for i, (_, a) in enumerate(keys) if a < 1.0]
+        """Evaluate points on the paths.
+
+        Parameters
+        ----------
+        requests : dict
+            ``{baseline index: alphas}``, alphas float64 ``(n,)`` in ``[0, 1]``.
+        on_batch : callable, optional
+            Called with the number of inner points (alpha < 1) done after each batch.
+
+        Returns
+        -------
+        dict
+            The same keys, ``(f float64 (n,), p float32 (n, L))`` in the order asked for.
+        """
+        keys = [(k, float(a)) for k, alphas in requests.items() for a in alphas]
         f = np.empty(len(keys))
         p = torch.empty(len(keys), self.x.shape[1])
-        if len(inner) < len(keys):
+        ends = [i for i, (_, a) in enumerate(keys) if a >= 1.0]
+        inner = [i for i, (_, a) in enumerate(keys) if a < 1.0]
+        if ends:
             fx, grad = self.at_input()
-            for i, (k, a) in enumerate(keys):
-                if a >= 1.0:
-                    f[i], p[i] = fx, ((self.x - self.baselines[k]) * grad).sum(0).float().cpu()
+            for i in ends:
+                f[i], p[i] = fx, ((self.x - self.baselines[keys[i][0]]) * grad).sum(0).float().cpu()
         if inner:
-            index = torch.tensor([keys[i][0] for i in inner], device=self.x.device)
-            alphas = torch.tensor([keys[i][1] for i in inner], dtype=self.x.dtype, device=self.x.device)
-            parts, self.batch_size = run_in_batches(
-                lambda i, j: self._gradients(index[i:j], alphas[i:j]), len(inner), self.batch_size,
-                self.x.device, on_batch)
-            f[inner] = torch.cat([part[0] for part in parts]).numpy()
-            p[inner] = torch.cat([part[1] for part in parts])
-            self.n_evaluations += len(inner)
+            f[inner], p[inner] = self._batched([keys[i] for i in inner], on_batch)
         out, start = {}, 0
         for k, alphas in requests.items():
             out[k] = (f[start:start + len(alphas)], p[start:start + len(alphas)])
             start += len(alphas)
         return out
+
+    def _batched(self, keys: list[tuple[int, float]], on_batch) -> tuple[np.ndarray, torch.Tensor]:
+        """``(f (n,), p (n, L))`` at ``keys`` = ``[(baseline, alpha), ...]``, in batches."""
+        index = torch.tensor([k for k, _ in keys], device=self.x.device)
+        alphas = torch.tensor([a for _, a in keys], dtype=self.x.dtype, device=self.x.device)
+        parts, self.batch_size = run_in_batches(lambda i, j: self._gradients(index[i:j], alphas[i:j]),
+                                                len(keys), self.batch_size, self.x.device, on_batch)
+        self.n_evaluations += len(keys)
+        return torch.cat([part[0] for part in parts]).numpy(), torch.cat([part[1] for part in parts])
 
 
 def _integrate(rules: list, path: _PathGradients, tolerance: float, progress: ProgressCallback) -> int:
@@ -201,7 +216,8 @@ def integrated_gradients(model: nn.Module, one_hot: torch.Tensor, target: Target
     Parameters
     ----------
     model : nn.Module
-        Takes ``(N, 4, L)``; runs where its weights are (in eval mode), left as it is.
+        Takes ``(N, 4, L)``; runs where its weights are, as it is (put it in eval mode
+        first: :func:`explorer.attribute` does). Its state and weights are not changed.
     one_hot : torch.Tensor, shape ``(4, L)``
         The whole sequence.
     target : Target
