@@ -9,11 +9,38 @@ batch by batch, halving the batch on out-of-memory.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import torch
+from torch.utils import _pytree as pytree
 
 from explorer.attribution.device import run_in_batches
 from explorer.attribution.progress import ProgressCallback, report
-from explorer.attribution.runtime import check_window, mutations
+from explorer.attribution.runtime import TOLERANCE, check_window, mutations
+
+
+def reproduction_error(rebuilt: Any, output: Any) -> tuple[float, float]:
+    """How far an engine's rebuilt reference output is from the model's own, and the limit.
+
+    Parameters
+    ----------
+    rebuilt, output : tensor, or tuple/list/dict of tensors
+        The output the engine rebuilt for the reference, and the model's.
+
+    Returns
+    -------
+    (difference, tolerance)
+        The largest ``|rebuilt - output|`` over every tensor (``inf`` when the structures
+        or shapes differ), and ``TOLERANCE * max(1, max |output|)``.
+    """
+    ours, theirs = pytree.tree_leaves(rebuilt), pytree.tree_leaves(output)
+    pairs = [(a, b) for a, b in zip(ours, theirs) if isinstance(b, torch.Tensor)]
+    same = len(ours) == len(theirs) and all(isinstance(a, torch.Tensor) and a.shape == b.shape for a, b in pairs)
+    diff = max([float((a.double() - b.double()).abs().max()) for a, b in pairs if b.numel()] + [0.0]) \
+        if same else math.inf
+    scale = max([float(b.detach().abs().max()) for _, b in pairs if b.numel()] + [1.0])
+    return diff, TOLERANCE * scale
 
 
 class MutantEngine:

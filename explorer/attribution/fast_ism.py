@@ -51,7 +51,7 @@ from typing import Any, Callable, Iterator, MutableMapping
 import torch
 
 from explorer.attribution.diagnostics import Diagnostics
-from explorer.attribution.engine import MutantEngine
+from explorer.attribution.engine import MutantEngine, reproduction_error
 from explorer.attribution.ism import ism
 from explorer.attribution.progress import Cancelled, ProgressCallback, report  # noqa: F401 (re-export)
 from explorer.attribution.result import IsmResult
@@ -87,13 +87,6 @@ __all__ = ["fast_ism", "progressive_ism", "plain_ism_positions", "FastISM", "Can
 
 def _outputs_list(y: Any) -> list[torch.Tensor]:
     return list(y) if isinstance(y, (tuple, list)) else [y]
-
-
-def _max_abs_diff(a: Any, b: Any) -> float:
-    la, lb = _outputs_list(a), _outputs_list(b)
-    if len(la) != len(lb) or any(u.shape != v.shape for u, v in zip(la, lb)):
-        return math.inf
-    return max(float((u.double() - v.double()).abs().max()) if u.numel() else 0.0 for u, v in zip(la, lb))
 
 
 # -- heads: the reference state of one declared head, and its output for mutants -------------
@@ -288,13 +281,12 @@ class FastISM(MutantEngine):
             self.heads = [_HEADS[head.kind](self, head, h) for head in s.heads]
             self.active = _heads_read(target, s)
             self.rebuilt_reference = self._assemble([head.reference() for head in self.heads])
-            diff = _max_abs_diff(self.rebuilt_reference, self.model_output)
-            scale = max([float(t.detach().abs().max()) for t in _outputs_list(self.model_output)] + [1.0])
-            if not diff <= TOLERANCE * scale:
+            diff, tol = reproduction_error(self.rebuilt_reference, self.model_output)
+            if not diff <= tol:
                 raise StructureMismatch(
                     f"the structure declaration does not describe the model: the output rebuilt "
                     f"from it differs from the model's own output by {diff:.3g} "
-                    f"(tolerance {TOLERANCE * scale:.3g}); fix the model card's 'structure'")
+                    f"(tolerance {tol:.3g}); fix the model card's 'structure'")
             self.rebuilt_score = target(self.rebuilt_reference).reshape(-1)[0].double()
         # the largest per-mutant activation buffers (float32 values) set the default batch size
         per_mutant = self._per_mutant_values(int(h.shape[1]))

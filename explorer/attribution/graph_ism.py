@@ -49,9 +49,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils import _pytree as pytree
 
-from explorer.attribution.engine import MutantEngine
+from explorer.attribution.engine import MutantEngine, reproduction_error
 from explorer.attribution.graph import CapturedGraph, GraphError, capture
-from explorer.attribution.runtime import TOLERANCE, check_one_hot, model_device
+from explorer.attribution.runtime import check_one_hot, model_device
 from explorer.attribution.structure import StructureMismatch
 
 aten = torch.ops.aten
@@ -153,7 +153,6 @@ class LocalGraph:
         self.device = x.device
         self.positions = torch.arange(L, device=x.device)
         program = captured.program
-        self.nodes: dict[str, Node] = {}
         self.order: list[Node] = []
         values = self._placeholders(program, x)
         env: dict[Any, Any] = {}
@@ -205,7 +204,6 @@ class LocalGraph:
         return values
 
     def _add(self, node: Node) -> Node:
-        self.nodes[node.name] = node
         self.order.append(node)
         return node
 
@@ -705,9 +703,7 @@ class GraphISM(MutantEngine):
             self.reference_score = float(target(self.model_output).reshape(-1)[0])
             self.rebuilt_reference = self._assemble([self._ref(o) for o in self.graph.outputs])
             self._check_rebuilt()
-        self.source = captured.source
         self.receptive_field = self.graph.receptive_field
-        self.flat_outputs = list(range(len(self.graph.outputs)))
         self.read = self._outputs_read(target)
         self.needed = self.graph.needed(self.read)
         widest = max([self._values_per_mutant(n) for n in self.graph.order] + [1])
@@ -717,16 +713,10 @@ class GraphISM(MutantEngine):
 
     def _check_rebuilt(self) -> None:
         """The graph replayed on the reference must give the model's own output."""
-        ours, theirs = pytree.tree_leaves(self.rebuilt_reference), pytree.tree_leaves(self.model_output)
-        tensors = [(a, b) for a, b in zip(ours, theirs) if isinstance(b, torch.Tensor)]
-        same = len(ours) == len(theirs) and all(isinstance(a, torch.Tensor) and a.shape == b.shape
-                                                 for a, b in tensors)
-        diff = max([float((a.double() - b.double()).abs().max()) for a, b in tensors if b.numel()] + [0.0]) \
-            if same else math.inf
-        scale = max([float(b.detach().abs().max()) for _, b in tensors if b.numel()] + [1.0])
-        if not diff <= TOLERANCE * scale:
+        diff, tol = reproduction_error(self.rebuilt_reference, self.model_output)
+        if not diff <= tol:
             raise StructureMismatch(f"the model's captured graph does not reproduce its output (difference "
-                                    f"{diff:.3g}, tolerance {TOLERANCE * scale:.3g}); the model may depend on "
+                                    f"{diff:.3g}, tolerance {tol:.3g}); the model may depend on "
                                     f"something the graph fixed at capture")
 
     @staticmethod

@@ -182,8 +182,12 @@ def mutant_batch(one_hot: torch.Tensor, positions: torch.Tensor, bases: torch.Te
 
     ``positions`` and ``bases`` are ``(M,)`` long tensors on ``one_hot``'s device.
     """
-    batch = one_hot.unsqueeze(0).repeat(positions.numel(), 1, 1)
-    rows = torch.arange(positions.numel(), device=one_hot.device)
+    return _substitute(one_hot.unsqueeze(0).repeat(positions.numel(), 1, 1), positions, bases)
+
+
+def _substitute(batch: torch.Tensor, positions: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
+    """Set column ``positions[k]`` of copy ``k`` (``batch (M, 4, L)``) to base ``bases[k]``, in place."""
+    rows = torch.arange(positions.numel(), device=batch.device)
     batch[rows, :, positions] = 0.0
     batch[rows, bases, positions] = 1.0
     return batch
@@ -220,10 +224,7 @@ class MutantBuffer:
                                        device=self.one_hot.device)
         batch = self._buffer[:m]
         batch.copy_(self.one_hot.expand_as(batch))
-        rows = torch.arange(m, device=self.one_hot.device)
-        batch[rows, :, positions] = 0.0
-        batch[rows, bases, positions] = 1.0
-        return batch
+        return _substitute(batch, positions, bases)
 
 
 # -- the fast-path rule ----------------------------------------------------------------------
