@@ -34,7 +34,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -49,7 +48,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from bench_ism import machine, sequence, tangermeme_values  # noqa: E402
+from bench_ism import sequence, tangermeme_values, write_results  # noqa: E402
 from brute_force import brute_force_ism  # noqa: E402
 from explorer.attribution.fast_ism import fast_ism  # noqa: E402
 from explorer.attribution.ism import ism  # noqa: E402
@@ -218,13 +217,7 @@ def main(argv=None) -> int:
             rows.append(run(kind, args.length, args))
         except ImportError as exc:
             print(f"== {kind}: skipped ({exc})", flush=True)
-    text = table(rows)
-    info = machine()
-    print("\n" + text + "\n\n" + info)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "cardless.md").write_text(text + "\n\nMachine: " + info + "\n")
-    (out / "cardless.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
+    write_results(args.out, "cardless", table(rows), rows)
     return 0
 
 

@@ -225,6 +225,16 @@ def machine() -> str:
             f"{', '.join(f'{v:.1f}' for v in load)}")
 
 
+def write_results(folder: str, name: str, text: str, rows: list) -> None:
+    """Print the table with the machine line; write ``<name>.md`` and ``<name>.json`` in ``folder``."""
+    info = machine()
+    print("\n" + text + "\n\n" + info)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text(text + "\n\nMachine: " + info + "\n")
+    (out / f"{name}.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="at least this many runs of ours fast (median)")
@@ -257,13 +267,7 @@ def main(argv=None) -> int:
             x = sequence(length)
             run_case("BPNet-size (counts head)", bp, x, resolve_target(bp, 0, output=1, length=length),
                      1, 0, args, rows)
-    text = table(rows)
-    info = machine()
-    print("\n" + text + "\n\n" + info)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ism.md").write_text(text + "\n\nMachine: " + info + "\n")
-    (out / "ism.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
+    write_results(args.out, "ism", table(rows), rows)
     return 0
 
 
