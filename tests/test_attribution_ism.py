@@ -327,7 +327,7 @@ def test_search_takes_the_faster_of_two_times():
 
 
 def test_search_chooses_the_faster_variant_first():
-    search = BatchSearch(first=32, high=4096, variants=2)
+    search = BatchSearch(first=32, high=4096, variants=2, variant_size=8)
     variants = []
 
     def cost(size, variant):
@@ -335,7 +335,7 @@ def test_search_chooses_the_faster_variant_first():
         return (3.0 if variant == 0 else 1.0) * (1.0 / size + size / 16384.0)  # variant 1 faster; least at 128
 
     sizes = drive(search, cost)
-    assert variants[:5] == [0, 0, 1, 0, 1] and sizes[:5] == [32] * 5  # warm-up, then interleaved
+    assert variants[:5] == [0, 0, 1, 0, 1] and sizes[:5] == [32, 8, 8, 8, 8]  # warm-up, then interleaved
     assert search.best_variant == 1 and set(variants[5:]) == {1}
     assert search.best == 128 and search.settled
     fixed = BatchSearch(first=16, high=16, variants=2, sizes=False)

@@ -47,7 +47,7 @@ class BatchSearch:
 
     The first batch (``first`` items) warms the model up and is not timed. With
     ``variants > 1`` (e.g. two ways to run the same model), they are compared on
-    interleaved batches of ``first`` items (0, 1, 0, 1), and the faster kept. Then each
+    interleaved batches of ``variant_size`` items (0, 1, 0, 1), and the faster kept. Then each
     step compares the best size so far with a trial size on interleaved batches (best,
     trial, best, trial). Every comparison takes the faster of each one's two times, so a
     burst of load on a shared machine does not decide alone. Sizes double from ``first``
@@ -70,6 +70,9 @@ class BatchSearch:
         Settings to choose among (the caller reads :attr:`variant` for each batch).
     sizes : bool
         False: keep ``first`` items per batch (only the variants are compared).
+    variant_size : int, optional
+        Items per batch when comparing variants (default ``first``; smaller costs less
+        where one variant is much slower).
 
     Attributes
     ----------
@@ -83,7 +86,8 @@ class BatchSearch:
         ``(size, variant, seconds per item)`` of every timed batch, in order.
     """
 
-    def __init__(self, first: int, high: int, gain: float = 0.1, variants: int = 1, sizes: bool = True):
+    def __init__(self, first: int, high: int, gain: float = 0.1, variants: int = 1, sizes: bool = True,
+                 variant_size: int | None = None):
         self.high = max(1, int(high))
         self.best = max(1, min(int(first), self.high))
         self.best_variant = 0
@@ -98,6 +102,7 @@ class BatchSearch:
         self._queue: list[tuple[int, int]] = [(self.best, 0)]
         self._warm = False
         self._choosing = self._variants > 1
+        self._variant_size = max(1, min(int(variant_size or self.best), self.best))
         self._step: dict[tuple[int, int], list[float]] = {}
 
     @property
@@ -142,10 +147,10 @@ class BatchSearch:
         times = {key: min(values) for key, values in self._step.items()}
         self._step = {}
         if not times and self._choosing:
-            self._queue = [(self.best, v) for _ in range(2) for v in range(self._variants)]
+            self._queue = [(self._variant_size, v) for _ in range(2) for v in range(self._variants)]
         elif not times or self._choosing:
             if self._choosing:
-                self.best_variant = min(range(self._variants), key=lambda v: times[(self.best, v)])
+                self.best_variant = min(range(self._variants), key=lambda v: times[(self._variant_size, v)])
                 self._choosing = False
             self._try(self.best * 2)
         elif times[(self._trial, self.best_variant)] < times[(self.best, self.best_variant)] * (1.0 - self.gain):

@@ -13,6 +13,14 @@ no zero. ``Attribution.per_base`` reports 0 at such positions.
 This is the plain, model-agnostic path; :mod:`explorer.attribution.fast_ism` computes the
 same numbers faster for models that declare their structure. Input checks and the model
 device come from :mod:`explorer.attribution.runtime`.
+
+Speed, for the models only this path takes (attention, recurrent layers): the batch size
+is searched on the job's own batches (:class:`~explorer.attribution.device.BatchSearch`),
+mutants are written into one reused buffer
+(:class:`~explorer.attribution.runtime.MutantBuffer`), and on a CPU a model with
+``nn.MultiheadAttention`` runs its attention through whichever of torch's two paths
+times faster (:func:`attention_paths`). ``benchmarks/bench_plain_ism.py`` compares it
+with tangermeme.
 """
 
 from __future__ import annotations
@@ -112,15 +120,18 @@ def batch_search(device: torch.device, length: int, n: int, batch_size: int | No
     best size measured on 2 cores for the sample CNN at 1-2 kb; for the attention and GRU
     models of ``benchmarks/cardless_models.py`` 32-128 were within the machine's noise
     of it. A small job starts at ``n // 8`` (at least 8), so that the first comparisons
-    fit in it. A fixed ``batch_size`` is kept; then there is a search only to compare
-    ``variants`` (None when there is only one).
+    fit in it. Variants are compared on batches a quarter of that size (one of them may be
+    several times slower). A fixed ``batch_size`` is kept; then there is a search only to
+    compare ``variants`` (None when there is only one).
     """
     if batch_size:
-        return BatchSearch(batch_size, batch_size, variants=variants, sizes=False) if variants > 1 else None
+        return (BatchSearch(batch_size, batch_size, variants=variants, sizes=False, variant_size=batch_size // 4)
+                if variants > 1 else None)
     first = min(default_batch_size(device, length), max(8, n // 8))
     if device.type == "cpu":
         first = min(first, CPU_FIRST_BATCH)
-    return BatchSearch(first, max(first, max_batch_size(device, length)), variants=variants)
+    return BatchSearch(first, max(first, max_batch_size(device, length)), variants=variants,
+                       variant_size=first // 4)
 
 
 def attention_paths(model: nn.Module, device: torch.device) -> list[bool | None]:
