@@ -39,7 +39,7 @@ from explorer.attribution.runtime import MutantBuffer, check_one_hot, check_wind
 from explorer.attribution.targets import Target
 
 #: the first batch size on a CPU, where the batch size search starts (see :func:`ism`)
-CPU_FIRST_BATCH = 64
+CPU_FIRST_BATCH = 32
 
 
 def ism(model: nn.Module, one_hot: torch.Tensor, target: Target, start: int = 0, end: int | None = None,
@@ -116,10 +116,10 @@ def batch_search(device: torch.device, length: int, n: int, batch_size: int | No
                  variants: int = 1) -> BatchSearch | None:
     """The batch size search of plain ISM for ``n`` mutants of ``length`` bases on ``device``.
 
-    On a CPU it starts at :data:`CPU_FIRST_BATCH` mutants (fewer for long inputs): the
-    best size measured on 2 cores for the sample CNN at 1-2 kb; for the attention and GRU
-    models of ``benchmarks/cardless_models.py`` 32-128 were within the machine's noise
-    of it. A small job starts at ``n // 8`` (at least 8), so that the first comparisons
+    On a CPU it starts at :data:`CPU_FIRST_BATCH` mutants (fewer for long inputs), the
+    bottom measured on 2 cores (``benchmarks/bench_plain_ism.py``) for the attention model
+    at 1 kb (16-32 with the fused attention kernel) and the sample CNN at 2 kb (32-64),
+    from which the search climbs to where the GRU at 1 kb does best (128). A small job starts at ``n // 8`` (at least 8), so that the first comparisons
     fit in it. Variants are compared on batches a quarter of that size (one of them may be
     several times slower). A fixed ``batch_size`` is kept; then there is a search only to
     compare ``variants`` (None when there is only one).
