@@ -33,24 +33,29 @@ def default_batch_size(device: torch.device, length: int, per_item: int = 1) -> 
 def max_batch_size(device: torch.device, length: int) -> int:
     """The largest batch a :class:`BatchSearch` may try for inputs of ``length`` bases.
 
-    About 1 M input positions per batch on the CPU, 16 M on CUDA (where the measured
-    memory per item caps it too, see :func:`memory_cap`); at least 1, at most 4096 items.
+    About 256 k input positions per batch on the CPU (a recurrent model's activations
+    then take some 256 MB; past that, timing on a loaded 2-core machine only got worse),
+    16 M on CUDA (where the measured memory per item caps it too, see
+    :func:`memory_cap`); at least 1, at most 4096 items.
     """
-    budget = 16_777_216 if device.type == "cuda" else 1_048_576
+    budget = 16_777_216 if device.type == "cuda" else 262_144
     return int(max(1, min(4096, budget // max(1, length))))
 
 
 class BatchSearch:
-    """The batch size with the least measured time per item, found by doubling or halving.
+    """The batch size (and setting) with the least measured time per item.
 
-    The first batch (``first`` items) warms the model up and is not timed. Then each size
-    is timed once, on a full batch: sizes double from ``first`` while each doubling is at
-    least ``gain`` faster per item; when the first doubling is not, sizes halve from
-    ``first`` while that pays. The search then settles on the fastest size measured (on
-    a tie, the smaller). On a CPU the time per item is U-shaped in the batch size: small
-    batches pay the per-call overhead of every layer (a recurrent layer, at every step),
-    large ones fall out of the caches and fault in fresh pages for their activations;
-    where the bottom lies depends on the model and the length.
+    The first batch (``first`` items) warms the model up and is not timed. With
+    ``variants > 1`` (e.g. two ways to run the same model), they are compared on
+    interleaved batches of ``variant_size`` items (0, 1, 0, 1), and the faster kept. Then each
+    step compares the best size so far with a trial size on interleaved batches (best,
+    trial, best, trial). Every comparison takes the faster of each one's two times, so a
+    burst of load on a shared machine does not decide alone. Sizes double from ``first``
+    while each doubling is at least ``gain`` faster per item; when the first doubling is
+    not, sizes halve from ``first`` while that pays. The search then settles. On a CPU
+    the time per item is U-shaped in the batch size: small batches pay every layer's
+    per-call overhead, large ones fall out of the caches and fault in fresh pages for
+    their activations; where the bottom lies depends on the model and the length.
 
     Parameters
     ----------
@@ -60,33 +65,55 @@ class BatchSearch:
         The largest size to try (e.g. :func:`max_batch_size`); lowered by :meth:`limit`
         and :meth:`out_of_memory`.
     gain : float
-        How much faster per item (a fraction) a size must be to replace the best one.
+        How much faster per item (a fraction) a trial size must be to replace the best.
+    variants : int
+        Settings to choose among (the caller reads :attr:`variant` for each batch).
+    sizes : bool
+        False: keep ``first`` items per batch (only the variants are compared).
+    variant_size : int, optional
+        Items per batch when comparing variants (default ``first``; smaller costs less
+        where one variant is much slower).
 
     Attributes
     ----------
-    size : int
-        The size of the next batch.
+    best : int
+        The best size so far.
+    best_variant : int
+        The chosen variant (0 until they are compared).
     settled : bool
-        True once the search has stopped.
-    timings : list of (int, float)
-        ``(size, seconds per item)`` of every timed batch, in order.
+        True once the search has stopped (then :attr:`size` is :attr:`best`).
+    timings : list of (int, int, float)
+        ``(size, variant, seconds per item)`` of every timed batch, in order.
     """
 
-    def __init__(self, first: int, high: int, gain: float = 0.1):
+    def __init__(self, first: int, high: int, gain: float = 0.1, variants: int = 1, sizes: bool = True,
+                 variant_size: int | None = None):
         self.high = max(1, int(high))
-        self.size = max(1, min(int(first), self.high))
+        self.best = max(1, min(int(first), self.high))
+        self.best_variant = 0
         self.gain = float(gain)
         self.settled = False
-        self.timings: list[tuple[int, float]] = []
-        self._first = self.size
-        self._best: tuple[int, float] | None = None
-        self._warm = False
+        self.timings: list[tuple[int, int, float]] = []
+        self._first = self.best
+        self._variants = max(1, int(variants))
+        self._sizes = sizes
         self._up = True
+        self._trial = self.best
+        self._queue: list[tuple[int, int]] = [(self.best, 0)]
+        self._warm = False
+        self._choosing = self._variants > 1
+        self._variant_size = max(1, min(int(variant_size or self.best), self.best))
+        self._step: dict[tuple[int, int], list[float]] = {}
 
     @property
-    def best(self) -> int:
-        """The fastest size measured so far (before any timing: the current size)."""
-        return self._best[0] if self._best else self.size
+    def size(self) -> int:
+        """The size of the next batch."""
+        return self._queue[0][0] if self._queue else self.best
+
+    @property
+    def variant(self) -> int:
+        """The variant to run the next batch with."""
+        return self._queue[0][1] if self._queue else self.best_variant
 
     def record(self, items: int, seconds: float) -> None:
         """Take the wall time of a batch of ``items`` and choose the next size.
@@ -95,39 +122,58 @@ class BatchSearch:
         """
         if self.settled or items != self.size:
             return
-        if not self._warm:
-            self._warm = True
-            return
-        per_item = seconds / items
-        self.timings.append((items, per_item))
-        if self._best is None or per_item < self._best[1] * (1.0 - self.gain):
-            self._best = (items, per_item)
-            self._move(items * 2 if self._up else items // 2)
-        elif self._up and self._best[0] == self._first:
-            self._up = False
-            self._move(self._first // 2)
-        else:
-            self._settle()
+        key = self._queue.pop(0)
+        if self._warm:
+            self.timings.append((*key, seconds / items))
+            self._step.setdefault(key, []).append(seconds / items)
+        self._warm = True
+        if not self._queue:
+            self._decide()
 
     def limit(self, high: int) -> None:
         """Never try more than ``high`` items (e.g. from the memory one item takes)."""
         self.high = max(1, min(self.high, int(high)))
-        self.size = min(self.size, self.high)
+        if self.best > self.high or self._trial > self.high:
+            self.best = min(self.best, self.high)
+            self._settle()
 
     def out_of_memory(self, items: int) -> None:
         """A batch of ``items`` ran out of memory: settle below it (halving at least)."""
         self.high = max(1, min(self.high, items // 2))
-        self.size = min(self.best, self.high)
-        self.settled = True
+        self.best = min(self.best, self.high)
+        self._settle()
 
-    def _move(self, size: int) -> None:
-        if 1 <= size <= self.high:
-            self.size = size
+    def _decide(self) -> None:
+        times = {key: min(values) for key, values in self._step.items()}
+        self._step = {}
+        if not times and self._choosing:
+            self._queue = [(self._variant_size, v) for _ in range(2) for v in range(self._variants)]
+        elif not times or self._choosing:
+            if self._choosing:
+                self.best_variant = min(range(self._variants), key=lambda v: times[(self._variant_size, v)])
+                self._choosing = False
+            self._try(self.best * 2)
+        elif times[(self._trial, self.best_variant)] < times[(self.best, self.best_variant)] * (1.0 - self.gain):
+            self.best = self._trial
+            self._try(self.best * 2 if self._up else self.best // 2)
+        elif self._up and self.best == self._first:
+            self._up = False
+            self._try(self._first // 2)
         else:
             self._settle()
 
+    def _try(self, trial: int) -> None:
+        if not self._sizes or not 1 <= trial <= self.high:
+            self._settle()
+            return
+        self._trial = trial
+        v = self.best_variant
+        self._queue = [(self.best, v), (trial, v), (self.best, v), (trial, v)]
+
     def _settle(self) -> None:
-        self.size = self.best
+        self._queue = []
+        self._trial = self.best
+        self._choosing = False
         self.settled = True
 
 
