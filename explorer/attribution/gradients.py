@@ -63,7 +63,8 @@ class _PathGradients:
     At ``alpha`` on the path of baseline ``b`` the input is ``z = b + alpha (x - b)``;
     the result is ``f(z)`` and the per-position path gradient
     ``p = sum over rows of (x - b) * df/dz``, shape ``(L,)``. Every path ends at ``x``:
-    the points at ``alpha = 1`` share one gradient pass.
+    the points at ``alpha = 1`` share one gradient at ``x``, computed in the batch of the
+    first request that needs it.
 
     Parameters
     ----------
@@ -82,19 +83,27 @@ class _PathGradients:
         self.batch_size = int(batch_size)
         self.n_evaluations = 0
         self._at_input: tuple[float, torch.Tensor] | None = None
+        # path starts: the baselines, then x itself (its row gives the gradient at x)
+        self._starts = torch.cat([baselines, x[None]])
+        self._input_row = len(baselines)
 
     def _gradients(self, index: torch.Tensor, alphas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(f (n,) float64 CPU, p (n, L) float32 CPU)`` for one batch of points."""
-        b = self.baselines[index]
+        """``(f (n,) float64 CPU, p (n, L) float32 CPU)`` for one batch of points; a row of
+        ``index`` equal to the input's row keeps its gradient for :meth:`at_input`."""
+        b = self._starts[index]
         d = self.x - b
         z = (b + alphas[:, None, None] * d).requires_grad_(True)
         with torch.enable_grad():
             y = self.forward(z)
             (grad,) = torch.autograd.grad(y.sum(), z)
-        return y.detach().double().cpu(), (grad * d).sum(1).float().cpu()
+        y = y.detach()
+        rows = torch.nonzero(index == self._input_row).flatten()
+        if rows.numel():
+            self._at_input = (float(y[rows[0]]), grad[rows[0]])
+        return y.double().cpu(), (grad * d).sum(1).float().cpu()
 
     def at_input(self) -> tuple[float, torch.Tensor]:
-        """``f(x)`` and ``df/dz`` at ``x`` (``(4, L)``), computed once."""
+        """``f(x)`` and ``df/dz`` at ``x`` (``(4, L)``), computed once (here if no batch did)."""
         if self._at_input is None:
             z = self.x[None].clone().requires_grad_(True)
             with torch.enable_grad():
@@ -133,12 +142,16 @@ class _PathGradients:
         p = torch.empty(len(keys), self.x.shape[1])
         ends = [i for i, (_, a) in enumerate(keys) if a >= 1.0]
         inner = [i for i, (_, a) in enumerate(keys) if a < 1.0]
+        batch = [keys[i] for i in inner]
+        if ends and self._at_input is None:
+            batch.append((self._input_row, 0.0))
+        if batch:
+            f_batch, p_batch = self._batched(batch, on_batch)
+            f[inner], p[inner] = f_batch[:len(inner)], p_batch[:len(inner)]
         if ends:
             fx, grad = self.at_input()
             for i in ends:
                 f[i], p[i] = fx, ((self.x - self.baselines[keys[i][0]]) * grad).sum(0).float().cpu()
-        if inner:
-            f[inner], p[inner] = self._batched([keys[i] for i in inner], on_batch)
         out, start = {}, 0
         for k, alphas in requests.items():
             out[k] = (f[start:start + len(alphas)], p[start:start + len(alphas)])
@@ -192,13 +205,13 @@ def _integrate(rules: list, path: _PathGradients, tolerance: float, progress: Pr
     return rounds
 
 
-def _make_rules(method: str, path: _PathGradients, n_steps: int, max_steps: int) -> tuple[list, float]:
-    """One rule per baseline and ``f(x)``. Fixed rules need the scores first (no gradients)."""
+def _make_rules(method: str, path: _PathGradients, n_steps: int, max_steps: int) -> list:
+    """One rule per baseline. Fixed rules need the scores first (forward passes only)."""
     k = len(path.baselines)
     if method == ADAPTIVE:
-        return [make_rule(method, n_steps, max_steps) for _ in range(k)], path.at_input()[0]
+        return [make_rule(method, n_steps, max_steps) for _ in range(k)]
     fx, fb = path.scores()
-    return [make_rule(method, n_steps, max_steps, float(fb[i]), fx) for i in range(k)], fx
+    return [make_rule(method, n_steps, max_steps, float(fb[i]), fx) for i in range(k)]
 
 
 def integrated_gradients(model: nn.Module, one_hot: torch.Tensor, target: Target, *,
@@ -280,15 +293,16 @@ def integrated_gradients(model: nn.Module, one_hot: torch.Tensor, target: Target
     baselines = make_baselines(one_hot.cpu(), baseline, n_shuffles, random_state).to(device)
     batch = internal_batch_size or default_batch_size(device, x.shape[1], per_item=4)
     path = _PathGradients(_forward(model, target), x, baselines, batch)
-    rules, fx = _make_rules(method, path, int(n_steps), int(max_steps))
+    rules = _make_rules(method, path, int(n_steps), int(max_steps))
     rounds = _integrate(rules, path, tolerance, progress)
     report(progress, 1.0)
+    fx = rules[0].f_end
 
     mean_attr = torch.stack([rule.integral() for rule in rules]).mean(0)  # (L,)
     values = (one_hot.cpu().double() * mean_attr).float()
     rel = [rule.relative_error() for rule in rules]
     used = [rule.n_points for rule in rules]
-    fb = [fx - rule.gap for rule in rules]
+    fb = [rule.f_start for rule in rules]
     diagnostics = Diagnostics(
         completeness_error=float(np.mean(rel)), reference_score=fx,
         warnings=_warnings(rel, used, [rule.gap for rule in rules], fx, tolerance),
