@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +47,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from bench_ism import sequence, tangermeme_values, write_results  # noqa: E402
+from bench_ism import sequence, tangermeme_values, timed, write_results  # noqa: E402
 from brute_force import brute_force_ism  # noqa: E402
 from explorer.attribution.fast_ism import fast_ism  # noqa: E402
 from explorer.attribution.ism import ism  # noqa: E402
@@ -145,14 +144,6 @@ def build(kind: str, length: int):
     model = net if kind == "attention" else torch.jit.trace(net, x)
     return model, (lambda y: y[:, 0]), None, 0, "auto"
 
-
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(max(1, repeats)):
-        tic = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - tic)
-    return statistics.median(times), times, out
 
 
 def run(kind: str, length: int, args) -> dict:

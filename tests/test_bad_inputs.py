@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 import explorer as ex
+from small_models import TinyCNN
 from explorer.io.models import CHECKPOINT_FORMAT
 
 #: 100 bp; the base at 1-based position p is SEQ[p - 1] (p = 5: "A", p = 51: "A")
@@ -43,17 +44,6 @@ NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine 
 
 
 # ------------------------------------------------------------------------------ small models
-
-class TinyCNN(nn.Module):
-    """Two scores per sequence: a convolution, averaged over positions."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv1d(4, 2, 3)
-
-    def forward(self, x):
-        return self.conv(x).mean(-1)
-
 
 class Raises(nn.Module):
     """Raises its own error on every input."""

@@ -25,24 +25,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
 import explorer as ex
+from small_models import TinyCNN
 from explorer.nets import SampleCNN
 from explorer.ui.files import PICKLES_ENV, checked_path, pickles_allowed, safe_name, write_upload
 
 SEQ = "ACGTTGCA" * 125  # 1,000 bp
-
-
-class TinyCNN(nn.Module):
-    """Two scores per sequence."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv1d(4, 2, 3)
-
-    def forward(self, x):
-        return self.conv(x).mean(-1)
 
 
 class RunsCode:
