@@ -7,6 +7,7 @@ display the object; in a server, ``Explorer().servable()`` (see ``app.py``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import io
 import time
@@ -22,6 +23,7 @@ from explorer.plots.figures import attribution_tracks, ism_heatmap, overview, st
 from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figure
 from explorer.plots.transforms import ism_cell
 from explorer.ui.files import size_words
+from explorer.ui.jobs import Debouncer, attribution_key, motif_key, release_memory, shared_executor
 from explorer.ui.session import in_session, last_result
 from explorer.ui.state import METHOD_LABELS, ExplorerState
 from explorer.ui.variants_view import VariantsView
@@ -99,6 +101,11 @@ class Explorer(pn.viewable.Viewer):
                                                          "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast"])
         self.state.param.watch(self._on_seqlet_options, ["seqlet_threshold", "seqlet_null"])
         self._autorun = autorun
+        # computations go to the process's shared pool; input changes start one after a pause
+        self._debounce = Debouncer(self.run)
+        self._tickets: set = set()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.on_session_destroyed(self.release)
         if autorun:
             pn.state.onload(self._start)
 
@@ -417,7 +424,22 @@ class Explorer(pn.viewable.Viewer):
 
     def _on_inputs_changed(self, *events):
         if self._autorun and self.state.attribution is None and self.state.window is not None:
-            self.run()
+            if in_session():
+                self._debounce.request()  # one job once the changes stop, not one per change
+            else:
+                self.run()
+
+    def release(self, session_context=None) -> None:
+        """The page closed: leave the shared jobs and drop this session's results, so the
+        server's memory returns to where it was (called on session destroy)."""
+        self._debounce.cancel()
+        self.state.job.cancel()
+        for ticket in list(self._tickets):
+            ticket.detach()
+        self._tickets.clear()
+        self.state.release()
+        self._bokeh_range = self._range_stream = None
+        release_memory()
 
     def _on_seqlet_options(self, *events):
         """A new seqlet threshold or background: call the seqlets of the shown map again."""
@@ -434,13 +456,22 @@ class Explorer(pn.viewable.Viewer):
             return
         pn.state.execute(functools.partial(self._motifs_async, job))
 
+    def _submit_motifs(self, job, attribution_job_key):
+        """The motif job of ``job`` in the shared pool (shared with sessions asking the same)."""
+        s = self.state
+        key = motif_key(attribution_job_key, (s.jaspar_release, s.jaspar_collection, s.jaspar_tax_group,
+                                              s.meme_path.strip()), s.seqlet_null, s.seqlet_threshold)
+        return shared_executor().submit(key, lambda progress, on_chunk: s.run_motifs(job))
+
     async def _motifs_async(self, job):
         s = self.state
         generation = s.job.generation
         self._set_busy(True, "Calling seqlets and matching them with the motif database...")
         try:
-            result = await self._await(asyncio.get_running_loop().run_in_executor(None, lambda: s.run_motifs(job)),
-                                       generation)
+            result = await self._await(self._submit_motifs(
+                job, attribution_key(s.model, s.window, job.method, s.task, s.options(job.method))), generation)
+            if result is not None:
+                result = dataclasses.replace(result, key=job.key)
             if result is not None:
                 s.apply(result)
                 s.say(f"Seqlets called again: {result.motifs.seqlet_words}", "success")
@@ -451,6 +482,7 @@ class Explorer(pn.viewable.Viewer):
                 self._set_busy(False)
 
     def _on_run_click(self, event):
+        self._debounce.cancel()
         self.run()
 
     def _on_cancel(self, event):
@@ -487,24 +519,27 @@ class Explorer(pn.viewable.Viewer):
 
         self._set_busy(True, f"Computing {METHOD_LABELS[method]} for {s.task}...")
         t0 = time.perf_counter()
-        loop = asyncio.get_running_loop()
         chunks = job.chunks  # appended to by the worker thread (list.append is atomic), read on the loop
         view = s.view_indices()
+        # this session's key of the result, and the key shared with every session asking the same
+        own_key, shared_key = s._key(method), attribution_key(s.model, s.window, method, s.task, s.options(method))
         try:
-            result = await self._await(
-                loop.run_in_executor(None, lambda: s.run_job(
-                    method, progress, on_chunk=lambda a, b, v: chunks.append((a, b, v)), view=view)),
-                generation, t0)
+            ticket = shared_executor().submit(
+                shared_key, lambda shared_progress, on_chunk: s.run_job(method, shared_progress, on_chunk=on_chunk,
+                                                                        view=view),
+                progress=progress, on_chunk=lambda a, b, v: chunks.append((a, b, v)))
+            result = await self._await(ticket, generation, t0)
             job.partial = None
             if result is None:
                 return
+            result = dataclasses.replace(result, key=own_key)
             s.apply(result)
             self.progress_text.object = "Calling seqlets and matching them with the motif database..."
             self.progress.value = 100
-            result = await self._await(loop.run_in_executor(None, lambda: s.run_motifs(result)), generation)
+            result = await self._await(self._submit_motifs(result, shared_key), generation)
             if result is None:
                 return
-            s.apply(result)
+            s.apply(dataclasses.replace(result, key=own_key))
             s.say(f"Done: {METHOD_LABELS[method]} for {s.task} in {time.perf_counter() - t0:.1f} s.", "success")
         except ex.Cancelled:
             s.say("Cancelled; the previous result is kept.", "warning")
@@ -514,16 +549,20 @@ class Explorer(pn.viewable.Viewer):
             if job.current(generation):
                 self._set_busy(False)
 
-    async def _await(self, future, generation, t0=None):
-        """Wait for ``future`` while showing progress and ISM chunks; None if superseded.
+    async def _await(self, ticket, generation, t0=None):
+        """Wait for the shared job of ``ticket`` while showing progress and ISM chunks; None
+        if superseded (the ticket is then detached: the job stops unless another session
+        waits for it).
 
         Imperative on purpose: the worker thread must not touch the page, so this loop on the
         UI thread polls ``state.job`` every 0.25 s and pushes what it finds.
         """
         job = self.state.job
+        future = self._follow(ticket)
         while not future.done():
             await asyncio.sleep(0.25)
             if not job.current(generation):
+                ticket.detach()
                 return None
             self.state.show_chunks()
             if t0 is not None:
@@ -532,8 +571,17 @@ class Explorer(pn.viewable.Viewer):
                 self.progress.value = int(100 * f)
                 eta = f" · about {elapsed * (1 - f) / f:.0f} s left" if f > 0.05 else ""
                 self.progress_text.object = f"{100 * f:.0f} % · {elapsed:.1f} s{eta}"
+        if not job.current(generation):  # superseded or the page closed (the ticket was detached)
+            return None
         result = await future
         return result if job.current(generation) else None
+
+    def _follow(self, ticket) -> asyncio.Future:
+        """``ticket``'s result as an asyncio future; the ticket is held (to detach it when the
+        session closes) until it resolves."""
+        self._tickets.add(ticket)
+        ticket.future.add_done_callback(lambda f: self._tickets.discard(ticket))
+        return asyncio.wrap_future(ticket.future)
 
     def _set_busy(self, busy: bool, text: str = ""):
         """Show or hide the progress bar (bound to ``state.busy``) and enable Cancel while a job runs."""

@@ -844,6 +844,14 @@ class ExplorerState(param.Parameterized):
             return True
         return self.load_measured(str(path))
 
+    def release(self) -> None:
+        """Drop this session's model, loci and results (its page closed), redrawing nothing."""
+        self._results.clear()
+        with param.discard_events(self), param.discard_events(self.job):
+            self.job.param.update(chunks=[], partial=None)
+            self.param.update(attribution=None, ism=None, motifs=None, refalt=None, predictions=None,
+                              measured=None, window=None, locus=None, model=None)
+
     def report_error(self, action: str, exc: Exception) -> None:
         """Show ``exc`` as a message (the app calls this for errors from worker threads)."""
         self._fail(action, exc)

@@ -17,6 +17,7 @@ import param
 import explorer as ex
 from explorer.io.samples import SAMPLE_DATA
 from explorer.plots.figures import measured_scatter, measured_tracks, refalt_logos
+from explorer.ui.jobs import shared_executor
 from explorer.ui.session import in_session, last_result
 from explorer.ui.state import ExplorerState
 from explorer.variants import judge_comparison, output_kind, scatter_data, variant_table_tsv
@@ -147,7 +148,7 @@ class VariantsView(param.Parameterized):
                                      f"{variant['ref']}>{variant['alt']} ...*")
         loop = asyncio.get_running_loop()
         try:
-            view = await loop.run_in_executor(None, lambda: self.state.compute_variant(variant))
+            view = await loop.run_in_executor(shared_executor().pool, lambda: self.state.compute_variant(variant))
         except Exception as exc:  # noqa: BLE001
             self.state.report_error("compute the variant's maps", exc)
             return

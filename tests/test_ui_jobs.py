@@ -1,0 +1,184 @@
+"""The shared executor of the served app (explorer.ui.jobs): bounded, shared, cancellable, debounced."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+import torch
+
+import explorer as ex
+from explorer.ui import jobs
+from explorer.ui.jobs import Debouncer, SharedExecutor, attribution_key, motif_key
+
+WAIT = 10  # seconds: a generous bound for events that take milliseconds
+
+
+class Gate:
+    """A job that waits until released, reporting progress while it waits; records its calls."""
+
+    def __init__(self, result="done"):
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+        self.stopped = False
+        self.result = result
+
+    def __call__(self, progress, on_chunk):
+        self.calls += 1
+        self.started.set()
+        on_chunk(0, 10, "first chunk")
+        while not self.release.wait(0.01):
+            if progress(0.5) is False:
+                self.stopped = True
+                raise ex.Cancelled("stopped")
+        on_chunk(10, 20, "second chunk")
+        return self.result
+
+
+@pytest.fixture
+def executor():
+    pool = SharedExecutor(max_workers=2)
+    yield pool
+    pool.shutdown(wait=False)
+
+
+def test_identical_jobs_run_once_and_every_waiter_gets_progress_chunks_and_result(executor):
+    work = Gate()
+    seen_a, seen_b, fractions_b = [], [], []
+    a = executor.submit("k", work, on_chunk=lambda *c: seen_a.append(c))
+    assert work.started.wait(WAIT)
+    b = executor.submit("k", Gate(), on_chunk=lambda *c: seen_b.append(c), progress=fractions_b.append)
+    assert b.joined and not a.joined and executor.waiters("k") == 2
+    deadline = time.time() + WAIT
+    while not fractions_b and time.time() < deadline:  # the joiner hears the job's progress
+        time.sleep(0.01)
+    work.release.set()
+    assert a.future.result(WAIT) == "done" and b.future.result(WAIT) == "done"
+    assert work.calls == 1 and executor.started == 1
+    # the late joiner received the chunk made before it came, then the later one
+    assert seen_a == seen_b == [(0, 10, "first chunk"), (10, 20, "second chunk")]
+    assert fractions_b and all(f == 0.5 for f in fractions_b) and b.fraction == 0.5
+    assert executor.in_flight() == 0
+    # once finished, the same key starts a new job (the disk cache answers it in the app)
+    again = Gate()
+    again.release.set()
+    assert executor.submit("k", again).future.result(WAIT) == "done" and again.calls == 1
+
+
+def test_a_detached_waiter_leaves_the_job_running_for_the_others(executor):
+    work = Gate()
+    a = executor.submit("k", work)
+    b = executor.submit("k", work)
+    assert work.started.wait(WAIT)
+    a.detach()
+    assert a.future.cancelled() and not b.future.done() and executor.waiters("k") == 1
+    work.release.set()
+    assert b.future.result(WAIT) == "done" and not work.stopped
+
+
+def test_the_job_stops_when_its_last_waiter_detaches(executor):
+    work = Gate()
+    a = executor.submit("k", work)
+    assert work.started.wait(WAIT)
+    a.detach()
+    deadline = time.time() + WAIT
+    while not work.stopped and time.time() < deadline:
+        time.sleep(0.01)
+    assert work.stopped and executor.in_flight() == 0
+    # a new request for that key does not join the dying job: it starts another
+    fresh = Gate()
+    fresh.release.set()
+    assert not executor.submit("k", fresh).joined
+
+
+def test_a_waiter_whose_progress_says_stop_is_detached(executor):
+    work = Gate()
+    a = executor.submit("k", work, progress=lambda f: False)
+    assert work.started.wait(WAIT)
+    deadline = time.time() + WAIT
+    while not work.stopped and time.time() < deadline:
+        time.sleep(0.01)
+    assert work.stopped and a.future.cancelled()
+
+
+def test_the_pool_is_bounded_and_a_queued_job_nobody_wants_never_runs(executor):
+    running = [Gate(), Gate()]
+    tickets = [executor.submit(f"busy {i}", g) for i, g in enumerate(running)]
+    assert all(g.started.wait(WAIT) for g in running)
+    queued = Gate()
+    ticket = executor.submit("queued", queued)
+    time.sleep(0.1)
+    assert not queued.started.is_set()  # both workers are busy: it waits in the queue
+    ticket.detach()
+    for g in running:
+        g.release.set()
+    assert [t.future.result(WAIT) for t in tickets] == ["done", "done"]
+    executor.pool.submit(lambda: None).result(WAIT)  # the queue has drained
+    assert queued.calls == 0 and executor.in_flight() == 0
+
+
+def test_errors_reach_every_waiter_and_keys_none_are_never_shared(executor):
+    def fail(progress, on_chunk):
+        raise ValueError("the model returned NaN")
+
+    gate = Gate()
+    a = executor.submit(None, gate)
+    b = executor.submit(None, fail)
+    assert not b.joined
+    with pytest.raises(ValueError, match="NaN"):
+        b.future.result(WAIT)
+    gate.release.set()
+    assert a.future.result(WAIT) == "done"
+
+
+def test_workers_setting(monkeypatch):
+    monkeypatch.delenv("EXPLORER_WORKERS", raising=False)
+    assert jobs.workers_setting() == jobs.DEFAULT_WORKERS
+    monkeypatch.setenv("EXPLORER_WORKERS", "3")
+    assert jobs.workers_setting() == 3
+    for bad, words in (("two", "whole number"), ("0", "at least 1")):
+        monkeypatch.setenv("EXPLORER_WORKERS", bad)
+        with pytest.raises(ValueError, match=words):
+            jobs.workers_setting()
+    with pytest.raises(ValueError, match="at least 1"):
+        SharedExecutor(0)
+
+
+def test_keys_follow_model_content_sequence_method_target_and_options():
+    model = ex.load_sample_model()
+    locus = ex.load_sample_locus()
+    w1, w2 = locus.subregion(locus.start + 100, locus.start + 600), locus.subregion(locus.start + 101, locus.start + 601)
+    key = attribution_key(model, w1, "ig", "CTCF", {"n_steps": 32, "baseline": "shuffle"})
+    # the same content loaded again (another session) gives the same key; option order does not matter
+    assert key == attribution_key(ex.load_sample_model(), w1, "ig", "CTCF", {"baseline": "shuffle", "n_steps": 32})
+    others = [attribution_key(model, w2, "ig", "CTCF", {"n_steps": 32, "baseline": "shuffle"}),
+              attribution_key(model, w1, "ism", "CTCF", {"n_steps": 32, "baseline": "shuffle"}),
+              attribution_key(model, w1, "ig", "SPI1", {"n_steps": 32, "baseline": "shuffle"}),
+              attribution_key(model, w1, "ig", "CTCF", {"n_steps": 64, "baseline": "shuffle"})]
+    assert len({key, *others}) == 5
+    plain = torch.nn.Conv1d(4, 1, 3)  # no content hash: shared with itself only
+    assert attribution_key(plain, w1, "ig", None, {}) != attribution_key(torch.nn.Conv1d(4, 1, 3), w1, "ig", None, {})
+    db = ("JASPAR2024", "CORE", "vertebrates", "")
+    assert motif_key(key, db, "map", 0.01) != motif_key(key, db, "map", 0.05)
+    assert motif_key(key, db, "map", 0.01) == motif_key(key, list(db), "map", 0.01)
+
+
+def test_debouncer_calls_once_after_the_changes_stop():
+    calls = []
+
+    async def scenario():
+        debounce = Debouncer(lambda: calls.append(time.perf_counter()), delay=0.05)
+        t0 = time.perf_counter()
+        for _ in range(10):  # a burst of widget events, 10 ms apart
+            debounce.request()
+            await asyncio.sleep(0.01)
+        assert debounce.pending and not calls
+        await asyncio.sleep(0.2)
+        debounce.request()
+        debounce.cancel()  # e.g. Compute was pressed: the pending call is dropped
+        await asyncio.sleep(0.1)
+        return t0
+
+    t0 = asyncio.run(scenario())
+    assert len(calls) == 1 and calls[0] - t0 >= 0.1  # after the last of the burst, not the first
