@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from explorer.attribution import cache as _cache
+from explorer.attribution.context import model_input_span
 from explorer.attribution.device import default_batch_size, run_in_batches
 from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.fast_ism import fast_ism, progressive_ism
@@ -108,11 +109,13 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
               target: str | int | Target | None = None, start: int | None = None,
               end: int | None = None, *, cache: bool = True, progress: ProgressCallback = None,
               device: str | torch.device | None = None, on_chunk=None, view: tuple[int, int] | None = None,
-              **options) -> Attribution:
+              context: int | str | None = "auto", **options) -> Attribution:
     """Attribute a model's output to the bases of a window of one sequence.
 
-    The model sees the WHOLE given sequence; ``start``/``end`` choose the window whose
-    bases are mutated (ISM) or reported (gradient methods).
+    ``start``/``end`` choose the window whose bases are mutated (ISM) or reported (gradient
+    methods). The model sees the window and the context it needs (``context``): for a local
+    model that takes any length, its receptive field on each side, else the whole given
+    sequence (a model of one input length is slid over a longer sequence).
 
     Parameters
     ----------
@@ -145,6 +148,13 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     view : (int, int), optional
         With ``on_chunk``: the 0-based half-open part of the window to compute first
         (default: the first 400 bases of the window).
+    context : "auto", int or None
+        Bases on each side of the window given to the model. ``"auto"``: twice the radius of
+        a local model whose receptive field is known (card or structure; every output a
+        window base can change is then computed as on the whole sequence, see
+        :mod:`explorer.attribution.context`), else the whole sequence. None: the whole
+        sequence. Ignored with a target ``window`` (output positions of the whole input).
+        ``diagnostics["model_input"]`` holds ``[lo, hi)``, the part given, when it is not all.
     progress : callable, optional
         ``progress(fraction) -> bool | None``; returning False stops the run and raises
         :class:`Cancelled`.
@@ -188,6 +198,12 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     if fixed and length > int(fixed):
         return _attribute_sliding(model, x, chrom, offset, method, target, start, end, int(fixed), cache=cache,
                                   progress=progress, device=device, on_chunk=on_chunk, options=options)
+    if context is not None and "window" not in options and not isinstance(target, Target):
+        lo, hi = model_input_span(model, length, *check_window(length, start, end), context)
+        if (lo, hi) != (0, length):
+            return _attribute_in_context(model, x, chrom, offset, lo, hi, method, target, start, end, cache=cache,
+                                         progress=progress, device=device, on_chunk=on_chunk, view=view,
+                                         options=options)
     _check_length(model, length)
     start, end = check_window(length, start, end)
     target_options = {k: options.pop(k) for k in _TARGET_OPTIONS if k in options}
@@ -274,6 +290,20 @@ def check_finite_map(values: torch.Tensor, method: str, start: int, reference_sc
         raise ValueError(f"the {method} map holds NaN or Inf at {int(bad.sum())} of {values.shape[1]} positions (the "
                          f"first at 0-based position {start + int(where[0])}): the model's output is not finite "
                          f"for some inputs near there; check the model")
+
+
+def _attribute_in_context(model, x, chrom, offset, lo, hi, method, target, start, end, *, on_chunk, view,
+                          options, **keywords) -> Attribution:
+    """:func:`attribute` given only ``x[:, lo:hi]``, the window and its context; the result in
+    the coordinates of the whole sequence."""
+    start, end = check_window(int(x.shape[1]), start, end)
+    shifted = None if on_chunk is None else (lambda a, b, v: on_chunk(a + lo, b + lo, v))
+    res = attribute(model, x[:, lo:hi].contiguous(), method, target, start - lo, end - lo, context=None,
+                    on_chunk=shifted, view=None if view is None else (view[0] - lo, view[1] - lo),
+                    **keywords, **dict(options))
+    res.start, res.end, res.chrom, res.genome_start = start, end, chrom, offset + start
+    res.diagnostics.extra["model_input"] = [lo, hi]
+    return res
 
 
 def _attribute_sliding(model, x, chrom, offset, method, target, start, end, input_length, *, cache, progress,

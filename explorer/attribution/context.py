@@ -1,0 +1,106 @@
+"""How much of a sequence the model is given: the window plus the context its outputs need.
+
+A model that takes any length and whose outputs at position ``i`` depend only on the input
+within ``radius`` bases of ``i`` (a *local* model: stacked 'same'-padded convolutions, its
+receptive field ``2 * radius + 1`` known from the model card or its structure declaration)
+needs, to explain the window ``[start, end)``, only the input
+``[start - flank, end + flank)`` with ``flank = 2 * radius`` (plus any head trim): every
+model output that a base of the window can change is then computed from exactly the input
+it sees in the whole sequence. So ISM of 20 bases of a 50 Mb chromosome runs the model on
+a few hundred bases, not on 50 Mb.
+
+What this means for the numbers: for targets that sum the model's per-position outputs
+(sum pooling, a profile summed) ISM and gradient maps equal those over the whole sequence
+(up to float rounding); a max- or mean-pooled target, or a random baseline (IG, DeepLIFT/
+SHAP shuffles), is taken over that input, the window with its context. Where the radius is
+not known, the whole sequence is given (as before), and a caller can always choose with
+``context=`` (see :func:`explorer.attribute`).
+
+Coordinates are 0-based, half-open, in the given sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from explorer.attribution.structure import resolve_structure
+
+__all__ = ["local_radius", "model_input_span"]
+
+
+def _declared_radius(model: Any) -> int | None:
+    """The radius a model card or a network attribute declares (receptive field ``2 r + 1``)."""
+    card = getattr(model, "card", None) or {}
+    for holder in (card, card.get("structure") or {}):
+        if holder.get("radius") is not None:
+            return int(holder["radius"])
+        if holder.get("receptive_field") is not None:
+            return (int(holder["receptive_field"]) - 1) // 2
+    for obj in (model, getattr(model, "net", None)):
+        rf = getattr(obj, "receptive_field", None)
+        if isinstance(rf, int) and rf >= 1:
+            return (rf - 1) // 2
+    return None
+
+
+def local_radius(model: Any) -> tuple[int, int] | None:
+    """``(radius, trim)`` of a local model, or None when its locality is unknown.
+
+    ``radius``: a model output at position ``i`` depends on the input ``[i - radius,
+    i + radius]`` (the trunk's radius plus its heads' convolutions). ``trim``: positions a
+    head leaves out at each end. From the structure declaration (:mod:`.structure`), else the
+    card's ``receptive_field``/``radius`` or the network's ``receptive_field`` attribute.
+    """
+    try:
+        structure = resolve_structure(model)
+    except Exception:  # noqa: BLE001 - no (usable) declaration: look for a declared receptive field
+        radius = _declared_radius(model)
+        return None if radius is None else (radius, 0)
+    heads = structure.heads
+    return (structure.radius + max((h.radius for h in heads), default=0),
+            max((int(getattr(h, "trim", 0) or 0) for h in heads), default=0))
+
+
+def model_input_span(model: Any, length: int, start: int, end: int, context: Any = "auto") -> tuple[int, int]:
+    """The part ``[lo, hi)`` of a sequence of ``length`` bases given to the model to explain
+    the window ``[start, end)``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    length : int
+        Bases in the given sequence.
+    start, end : int
+        The window, 0-based half-open (already checked).
+    context : "auto", int or None
+        ``"auto"``: ``2 * radius + trim`` bases each side for a local model that takes any
+        length (:func:`local_radius`), else the whole sequence. An int: that many bases each
+        side. None: the whole sequence.
+
+    Returns
+    -------
+    (int, int)
+        Clamped to the sequence, and at least the model's ``min_length`` long where the
+        sequence allows.
+    """
+    if context is None or getattr(model, "input_length", None):
+        return 0, length
+    if context == "auto":
+        local = local_radius(model)
+        if local is None:
+            return 0, length
+        flank = 2 * local[0] + local[1]
+    else:
+        try:
+            flank = int(context)
+        except (TypeError, ValueError):
+            raise ValueError(f"context must be 'auto', a number of bases or None; got {context!r}") from None
+        if flank < 0:
+            raise ValueError(f"context must be at least 0 bases; got {flank}")
+    lo, hi = max(0, start - flank), min(length, end + flank)
+    short = int(getattr(model, "min_length", 1) or 1) - (hi - lo)
+    if short > 0:  # widen to the shortest input the model takes, as evenly as the ends allow
+        lo = max(0, lo - (short + 1) // 2)
+        hi = min(length, max(hi, lo + int(getattr(model, "min_length", 1))))
+        lo = max(0, min(lo, hi - int(getattr(model, "min_length", 1))))
+    return lo, hi

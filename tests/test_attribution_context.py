@@ -1,0 +1,107 @@
+"""Only the context a method needs is given to the model (explorer.attribution.context)."""
+
+import pytest
+import torch
+from torch import nn
+
+import explorer as ex
+from explorer.attribution.context import local_radius, model_input_span
+
+KERNEL = 9  # receptive field of the recording model (radius 4)
+
+
+class Recording(nn.Module):
+    """A local model (one conv, receptive field 9) whose target sums its per-position output;
+    it records the length of every input it is given."""
+
+    def __init__(self, receptive_field: int | None = KERNEL, min_length: int = 1, profile: bool = False):
+        super().__init__()
+        self.profile = profile
+        torch.manual_seed(0)
+        self.conv = nn.Conv1d(4, 2, KERNEL, padding=KERNEL // 2)
+        if receptive_field is not None:
+            self.receptive_field = receptive_field
+        self.min_length = min_length
+        self.lengths: list[int] = []
+
+    def forward(self, x):
+        self.lengths.append(int(x.shape[-1]))
+        y = torch.tanh(self.conv(x))  # (N, 2, L)
+        return y if self.profile else y.sum(-1)  # (N, 2): a sum over positions
+
+
+def random_one_hot(length: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(4, length)
+    x[torch.randint(4, (length,), generator=g), torch.arange(length)] = 1.0
+    return x
+
+
+@pytest.mark.parametrize("method", ["ism", "saliency", "ig"])
+def test_a_window_of_a_big_sequence_gives_the_model_only_its_context(method):
+    model = Recording()
+    length, start, end = 5_000_000, 2_500_000, 2_500_020
+    x = random_one_hot(length)
+    options = {"fast": False} if method == "ism" else {"n_steps": 8, "n_shuffles": 1} if method == "ig" else {}
+    res = ex.attribute(model, x, method, 0, start, end, cache=False, **options)
+    flank = 2 * (KERNEL // 2)
+    assert model.lengths and max(model.lengths) == end - start + 2 * flank, model.lengths[:5]
+    assert res.values.shape == (4, 20) and (res.start, res.end, res.genome_start) == (start, end, start)
+    assert res.diagnostics["model_input"] == [start - flank, end + flank]
+    assert torch.equal(res.one_hot, x[:, start:end])
+
+
+def test_sum_pooled_maps_equal_those_of_the_whole_sequence():
+    """The independent check: the same call given the whole sequence (context=None)."""
+    model = Recording()
+    x = random_one_hot(600, seed=1)
+    for method, options in (("ism", {"fast": False}), ("saliency", {})):
+        local = ex.attribute(model, x, method, 1, 300, 320, cache=False, **options)
+        whole = ex.attribute(model, x, method, 1, 300, 320, cache=False, context=None, **options)
+        assert "model_input" not in whole.diagnostics
+        f = whole.diagnostics.get("reference_score") or 1.0
+        # float32 rounding of f(mutant) - f(reference) grows with |f| (a sum over 600 positions)
+        tol = 1e-5 * max(1.0, abs(f))
+        assert torch.allclose(local.values, whole.values, atol=tol, rtol=0), (method, (local.values - whole.values).abs().max())
+        assert local.values.abs().max() > 100 * tol  # the maps are not trivially zero
+
+
+def test_span_is_clamped_widened_to_min_length_and_can_be_chosen():
+    model = Recording(min_length=100)
+    assert model_input_span(model, 1000, 0, 10, "auto") == (0, 100)  # clamped at the start, widened
+    assert model_input_span(model, 1000, 995, 1000, "auto") == (900, 1000)
+    lo, hi = model_input_span(model, 1000, 500, 510, "auto")
+    assert hi - lo == 100 and lo <= 492 and hi >= 518
+    assert model_input_span(Recording(), 1000, 500, 510, 50) == (450, 560)
+    assert model_input_span(Recording(), 1000, 500, 510, None) == (0, 1000)
+    with pytest.raises(ValueError, match="context must be 'auto', a number of bases or None; got 'wide'"):
+        model_input_span(Recording(), 1000, 500, 510, "wide")
+    with pytest.raises(ValueError, match="at least 0 bases; got -3"):
+        model_input_span(Recording(), 1000, 500, 510, -3)
+
+
+def test_unknown_locality_or_an_output_window_gives_the_whole_sequence():
+    blind = Recording(receptive_field=None)
+    assert local_radius(blind) is None
+    ex.attribute(blind, random_one_hot(3000), "saliency", 0, 1000, 1010, cache=False)
+    assert set(blind.lengths) == {3000}
+    profile = Recording(profile=True)  # output positions are those of the whole input
+    ex.attribute(profile, random_one_hot(3000), "saliency", 0, 1000, 1010, cache=False, window=(990, 1020))
+    assert set(profile.lengths) == {3000}
+
+
+def test_chunks_arrive_in_the_coordinates_of_the_whole_sequence():
+    model = Recording()
+    chunks = []
+    res = ex.attribute(model, random_one_hot(20_000), "ism", 0, 10_000, 10_600, cache=False,
+                       on_chunk=lambda a, b, v: chunks.append((a, b, v.clone())))
+    assert chunks and min(a for a, _, _ in chunks) == 10_000 and max(b for _, b, _ in chunks) == 10_600
+    for a, b, v in chunks:
+        assert torch.allclose(res.values[:, a - 10_000:b - 10_000], v)
+    assert max(model.lengths) <= 600 + 4 * (KERNEL // 2) + 2 * KERNEL  # fast ISM's own windows are smaller
+
+
+def test_the_sample_model_is_local_with_its_cards_receptive_field():
+    model = ex.load_sample_model()
+    radius, trim = local_radius(model)
+    assert 2 * radius + 1 == model.card["structure"]["receptive_field"] and trim == 0
