@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5006
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: demo test test-fast bench install clean
+.PHONY: demo test test-fast load bench install clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,12 @@ test: install
 	$(PY) -m pytest -q
 
 test-fast: install
-	$(PY) -m pytest -q -m "not browser and not slow"
+	$(PY) -m pytest -q -m "not browser and not slow and not load"
+
+# 8 browser sessions at once against a served app: times, errors and server memory, written to
+# test-artifacts/load.json (run it on a quiet machine: the times are measurements)
+load: install
+	$(PY) -m pytest -q -s -m load tests/test_load.py
 
 bench: install
 	$(PY) benchmarks/run_benchmarks.py

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import explorer as ex
-from explorer.attribution.context import local_radius, model_input_span
+from explorer.attribution.context import WHOLE_SEQUENCE_MAX, local_radius, model_input_span
 
 KERNEL = 9  # receptive field of the recording model (radius 4)
 
@@ -56,9 +56,9 @@ def test_sum_pooled_maps_equal_those_of_the_whole_sequence():
     model = Recording()
     x = random_one_hot(600, seed=1)
     for method, options in (("ism", {"fast": False}), ("saliency", {})):
-        local = ex.attribute(model, x, method, 1, 300, 320, cache=False, **options)
-        whole = ex.attribute(model, x, method, 1, 300, 320, cache=False, context=None, **options)
-        assert "model_input" not in whole.diagnostics
+        local = ex.attribute(model, x, method, 1, 300, 320, cache=False, context=2 * (KERNEL // 2), **options)
+        whole = ex.attribute(model, x, method, 1, 300, 320, cache=False, **options)  # 600 bp: given whole
+        assert local.diagnostics["model_input"] == [292, 328] and "model_input" not in whole.diagnostics
         f = whole.diagnostics.get("reference_score") or 1.0
         # float32 rounding of f(mutant) - f(reference) grows with |f| (a sum over 600 positions)
         tol = 1e-5 * max(1.0, abs(f))
@@ -68,10 +68,14 @@ def test_sum_pooled_maps_equal_those_of_the_whole_sequence():
 
 def test_span_is_clamped_widened_to_min_length_and_can_be_chosen():
     model = Recording(min_length=100)
-    assert model_input_span(model, 1000, 0, 10, "auto") == (0, 100)  # clamped at the start, widened
-    assert model_input_span(model, 1000, 995, 1000, "auto") == (900, 1000)
-    lo, hi = model_input_span(model, 1000, 500, 510, "auto")
+    big = WHOLE_SEQUENCE_MAX + 1
+    assert model_input_span(model, big, 0, 10, "auto") == (0, 100)  # clamped at the start, widened
+    assert model_input_span(model, big, big - 5, big, "auto") == (big - 100, big)
+    lo, hi = model_input_span(model, big, 500, 510, "auto")
     assert hi - lo == 100 and lo <= 492 and hi >= 518
+    assert model_input_span(Recording(), big, 500, 510, "auto") == (492, 518)
+    # up to WHOLE_SEQUENCE_MAX the model sees the whole sequence, as the app's loci always did
+    assert model_input_span(Recording(), WHOLE_SEQUENCE_MAX, 500, 510, "auto") == (0, WHOLE_SEQUENCE_MAX)
     assert model_input_span(Recording(), 1000, 500, 510, 50) == (450, 560)
     assert model_input_span(Recording(), 1000, 500, 510, None) == (0, 1000)
     with pytest.raises(ValueError, match="context must be 'auto', a number of bases or None; got 'wide'"):
@@ -83,17 +87,18 @@ def test_span_is_clamped_widened_to_min_length_and_can_be_chosen():
 def test_unknown_locality_or_an_output_window_gives_the_whole_sequence():
     blind = Recording(receptive_field=None)
     assert local_radius(blind) is None
-    ex.attribute(blind, random_one_hot(3000), "saliency", 0, 1000, 1010, cache=False)
+    ex.attribute(blind, random_one_hot(3000), "saliency", 0, 1000, 1010, cache=False, context="auto")
     assert set(blind.lengths) == {3000}
     profile = Recording(profile=True)  # output positions are those of the whole input
-    ex.attribute(profile, random_one_hot(3000), "saliency", 0, 1000, 1010, cache=False, window=(990, 1020))
+    ex.attribute(profile, random_one_hot(3000), "saliency", 0, 1000, 1010, cache=False, context=8,
+                 window=(990, 1020))
     assert set(profile.lengths) == {3000}
 
 
 def test_chunks_arrive_in_the_coordinates_of_the_whole_sequence():
     model = Recording()
     chunks = []
-    res = ex.attribute(model, random_one_hot(20_000), "ism", 0, 10_000, 10_600, cache=False,
+    res = ex.attribute(model, random_one_hot(20_000), "ism", 0, 10_000, 10_600, cache=False, context=8,
                        on_chunk=lambda a, b, v: chunks.append((a, b, v.clone())))
     assert chunks and min(a for a, _, _ in chunks) == 10_000 and max(b for _, b, _ in chunks) == 10_600
     for a, b, v in chunks:

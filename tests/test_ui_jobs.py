@@ -168,17 +168,75 @@ def test_debouncer_calls_once_after_the_changes_stop():
     calls = []
 
     async def scenario():
-        debounce = Debouncer(lambda: calls.append(time.perf_counter()), delay=0.05)
-        t0 = time.perf_counter()
-        for _ in range(10):  # a burst of widget events, 10 ms apart
+        debounce = Debouncer(lambda: calls.append(time.perf_counter()), delay=0.3)
+        for _ in range(10):  # a burst of widget events (the loop runs between them)
             debounce.request()
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)
+        last = time.perf_counter()
         assert debounce.pending and not calls
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
         debounce.request()
         debounce.cancel()  # e.g. Compute was pressed: the pending call is dropped
-        await asyncio.sleep(0.1)
-        return t0
+        await asyncio.sleep(0.6)
+        return last
 
-    t0 = asyncio.run(scenario())
-    assert len(calls) == 1 and calls[0] - t0 >= 0.1  # after the last of the burst, not the first
+    last = asyncio.run(scenario())
+    assert len(calls) == 1 and calls[0] - last >= 0.25  # one call, a delay after the last of the burst
+
+
+# -- the app's hook: sessions share jobs, input changes are debounced, a closed page lets go ------------
+
+@pytest.fixture
+def app_pool(monkeypatch):
+    pool = SharedExecutor(max_workers=2)
+    monkeypatch.setattr(jobs, "_EXECUTOR", pool)
+    yield pool
+    pool.shutdown(wait=False)
+
+
+def test_two_sessions_asking_the_same_share_one_computation(app_pool, monkeypatch):
+    from explorer.ui.app import Explorer
+
+    calls = []
+    attribute = ex.attribute
+    monkeypatch.setattr(ex, "attribute", lambda *a, **k: calls.append(a[2:3]) or attribute(*a, **k))
+    sessions = [Explorer(autorun=False), Explorer(autorun=False)]
+    for e in sessions:
+        e.state.method = "saliency"
+
+    async def both():
+        await asyncio.gather(*(e._run_async() for e in sessions))
+
+    asyncio.run(both())
+    a, b = (e.state for e in sessions)
+    assert len(calls) == 1 and app_pool.started == 2  # one attribution job and one motif job, not two each
+    assert a.attribution is b.attribution and a.attribution is not None
+    assert a.motifs is b.motifs and a.motifs is not None
+    assert a.message.startswith("Done:") and b.message.startswith("Done:"), (a.message, b.message)
+    # each session holds the result under its own key (its own model object), so it restores it
+    assert a.cached("saliency") and b.cached("saliency")
+
+    sessions[0].release()  # the page closed: the session lets go of everything it held
+    assert a.attribution is None and a.model is None and not a._results and not sessions[0]._tickets
+
+
+def test_input_changes_start_one_computation_after_they_stop(monkeypatch):
+    import explorer.ui.app as app_module
+
+    explorer = app_module.Explorer(autorun=False)
+    explorer._autorun = True  # (autorun=True would compute at once outside a server)
+    runs = []
+    monkeypatch.setattr(explorer, "run", lambda method=None: runs.append(explorer.state.method))
+    explorer._debounce.action = explorer.run
+    explorer._debounce.delay = 0.3
+    monkeypatch.setattr(app_module, "in_session", lambda: True)
+
+    async def burst():
+        for method in ("saliency", "ism", "ig", "saliency"):  # four widget events in a row
+            explorer.state.method = method
+            await asyncio.sleep(0)
+        assert not runs
+        await asyncio.sleep(1.0)
+
+    asyncio.run(burst())
+    assert runs == ["saliency"]

@@ -113,9 +113,10 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     """Attribute a model's output to the bases of a window of one sequence.
 
     ``start``/``end`` choose the window whose bases are mutated (ISM) or reported (gradient
-    methods). The model sees the window and the context it needs (``context``): for a local
-    model that takes any length, its receptive field on each side, else the whole given
-    sequence (a model of one input length is slid over a longer sequence).
+    methods). The model sees the whole given sequence up to 100 kb; a longer one is cut to
+    the window and the context the model needs (``context``: for a local model that takes
+    any length, twice its receptive-field radius on each side). A model of one input length
+    is slid over a longer sequence.
 
     Parameters
     ----------
@@ -149,11 +150,12 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
         With ``on_chunk``: the 0-based half-open part of the window to compute first
         (default: the first 400 bases of the window).
     context : "auto", int or None
-        Bases on each side of the window given to the model. ``"auto"``: twice the radius of
-        a local model whose receptive field is known (card or structure; every output a
-        window base can change is then computed as on the whole sequence, see
-        :mod:`explorer.attribution.context`), else the whole sequence. None: the whole
-        sequence. Ignored with a target ``window`` (output positions of the whole input).
+        Bases on each side of the window given to the model. ``"auto"``: the whole sequence
+        up to 100 kb; a longer one is cut to the window and twice the radius of a local
+        model whose receptive field is known (card or structure; every output a window base
+        can change is then computed as on the whole sequence, see
+        :mod:`explorer.attribution.context`). None: the whole sequence. Ignored with a
+        target ``window`` (output positions of the whole input).
         ``diagnostics["model_input"]`` holds ``[lo, hi)``, the part given, when it is not all.
     progress : callable, optional
         ``progress(fraction) -> bool | None``; returning False stops the run and raises

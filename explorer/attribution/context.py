@@ -9,12 +9,16 @@ model output that a base of the window can change is then computed from exactly 
 it sees in the whole sequence. So ISM of 20 bases of a 50 Mb chromosome runs the model on
 a few hundred bases, not on 50 Mb.
 
-What this means for the numbers: for targets that sum the model's per-position outputs
+By default (``context="auto"``) a sequence of up to :data:`WHOLE_SEQUENCE_MAX` bases is
+given whole, as it always was (the numbers of every locus the app shows, and of every
+variant window, are unchanged); a longer one is cut to the window and its context.
+
+What cutting means for the numbers: for targets that sum the model's per-position outputs
 (sum pooling, a profile summed) ISM and gradient maps equal those over the whole sequence
-(up to float rounding); a max- or mean-pooled target, or a random baseline (IG, DeepLIFT/
-SHAP shuffles), is taken over that input, the window with its context. Where the radius is
-not known, the whole sequence is given (as before), and a caller can always choose with
-``context=`` (see :func:`explorer.attribute`).
+(up to float rounding); a max- or mean-pooled target, ``f(x)``, or a random baseline (IG,
+DeepLIFT/SHAP shuffles) is taken over the window with its context, not over the whole
+chromosome. Where the radius is not known the whole sequence is given, and a caller can
+always choose with ``context=`` (see :func:`explorer.attribute`).
 
 Coordinates are 0-based, half-open, in the given sequence.
 """
@@ -25,7 +29,10 @@ from typing import Any
 
 from explorer.attribution.structure import resolve_structure
 
-__all__ = ["local_radius", "model_input_span"]
+__all__ = ["local_radius", "model_input_span", "WHOLE_SEQUENCE_MAX"]
+
+#: with ``context="auto"``, sequences up to this many bases are given to the model whole
+WHOLE_SEQUENCE_MAX = 100_000
 
 
 def _declared_radius(model: Any) -> int | None:
@@ -73,9 +80,10 @@ def model_input_span(model: Any, length: int, start: int, end: int, context: Any
     start, end : int
         The window, 0-based half-open (already checked).
     context : "auto", int or None
-        ``"auto"``: ``2 * radius + trim`` bases each side for a local model that takes any
-        length (:func:`local_radius`), else the whole sequence. An int: that many bases each
-        side. None: the whole sequence.
+        ``"auto"``: the whole sequence up to :data:`WHOLE_SEQUENCE_MAX` bases; beyond,
+        ``2 * radius + trim`` bases each side for a local model that takes any length
+        (:func:`local_radius`), else the whole sequence. An int: that many bases each side.
+        None: the whole sequence.
 
     Returns
     -------
@@ -86,7 +94,7 @@ def model_input_span(model: Any, length: int, start: int, end: int, context: Any
     if context is None or getattr(model, "input_length", None):
         return 0, length
     if context == "auto":
-        local = local_radius(model)
+        local = local_radius(model) if length > WHOLE_SEQUENCE_MAX else None
         if local is None:
             return 0, length
         flank = 2 * local[0] + local[1]

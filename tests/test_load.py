@@ -1,0 +1,229 @@
+"""Eight users at once: the served app under load (marker ``load``; ``make load``, not in the default run).
+
+Serves ``app.py`` as ``make demo`` does, warms it with one session, then times each of eight
+different computations (region, task, method) in a session alone, one after another, and
+then eight equivalent ones (same task and method, the window moved by 500 bp so nothing is
+served from the cache) in eight Chromium sessions at once. The server's RSS (psutil) is
+read before, sampled through the busy phase (peak) and read again after the sessions
+closed. The report goes to ``test-artifacts/load.json`` and is printed.
+
+Asserted: no session saw an error, and the RSS after closing is within 20 % of the warm
+baseline. Times are measurements, reported only (the machine may be busy): the goal is every
+session within 3x of the same computation alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.load
+
+ROOT = Path(__file__).resolve().parents[1]
+SESSIONS = 8
+#: (first base of the 2 kb window, 1-based; task; method): all different, none the default view
+CONFIGS = [
+    (10_001, "CTCF", "ism"), (14_001, "SPI1", "ism"), (20_001, "SPI1", "ig"), (24_001, "CTCF", "ig"),
+    (34_001, "CTCF", "saliency"), (44_001, "SPI1", "saliency"), (50_001, "CTCF", "deeplift_shap"),
+    (56_001, "SPI1", "deeplift_shap"),
+]
+LABELS = {"ig": "Integrated gradients", "ism": "ISM (in-silico mutagenesis)", "deeplift_shap": "DeepLIFT/SHAP",
+          "saliency": "Saliency (gradient x input)"}
+SHIFT = 500  # bp: the concurrent sessions' windows, moved from those timed alone
+WINDOW = 2000
+SESSION_TIMEOUT = 900  # s: a session that has no result by then counts as an error
+RSS_TOLERANCE = 0.20
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _region(first: int) -> str:
+    return f"HUMHBB:{first:,}-{first + WINDOW - 1:,}"
+
+
+def _url(base: str, first: int, task: str, method: str) -> str:
+    return base + "?" + urllib.parse.urlencode({"region": _region(first), "task": task, "method": method})
+
+
+class RssSampler:
+    """The server's resident memory, sampled every 0.2 s in a thread (MB)."""
+
+    def __init__(self, pid: int):
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now(self) -> float:
+        return self.process.memory_info().rss / 2 ** 20
+
+    def _run(self):
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, self.now())
+
+    def __enter__(self):
+        self.peak = self.now()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def settled_rss(sampler: RssSampler, seconds: float = 60) -> float:
+    """RSS once the closed sessions are destroyed and it stops falling (min over a short series)."""
+    deadline = time.time() + seconds
+    values = [sampler.now()]
+    while time.time() < deadline:
+        time.sleep(2)
+        values.append(sampler.now())
+        if len(values) >= 6 and max(values[-4:]) - min(values[-4:]) < 0.01 * values[-1]:
+            break
+    return min(values[-4:])
+
+
+async def _session(browser, url: str, label: str, task: str) -> dict:
+    """Open ``url`` in a fresh context and wait for its result; the seconds and any errors."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1200})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    t0 = time.perf_counter()
+    seconds = None
+    try:
+        await page.goto(url, timeout=SESSION_TIMEOUT * 1000)
+        done = page.get_by_text(f"Done: {label} for {task}", exact=False).first
+        failed = page.get_by_text("Could not", exact=False).first
+        deadline = time.perf_counter() + SESSION_TIMEOUT
+        while time.perf_counter() < deadline:
+            if await done.count() and await done.is_visible():
+                seconds = time.perf_counter() - t0
+                break
+            if await failed.count() and await failed.is_visible():
+                errors.append("message: " + (await failed.inner_text())[:300])
+                break
+            await asyncio.sleep(0.25)
+        else:
+            errors.append(f"no result within {SESSION_TIMEOUT} s")
+    except Exception as exc:  # noqa: BLE001 - reported as the session's error
+        errors.append(f"{type(exc).__name__}: {exc}"[:300])
+    finally:
+        await context.close()
+    return {"url": url, "seconds": seconds, "errors": errors}
+
+
+async def _run_sessions(urls_labels: list[tuple[str, str, str]], at_once: bool) -> list[dict]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            if at_once:
+                return list(await asyncio.gather(*(_session(browser, *u) for u in urls_labels)))
+            return [await _session(browser, *u) for u in urls_labels]
+        finally:
+            await browser.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}; `apt-get install chromium`")
+    port = _free_port()
+    env = dict(os.environ, EXPLORER_CACHE_DIR=str(tmp_path_factory.mktemp("load-cache")))
+    log_path = tmp_path_factory.mktemp("load-server") / "panel.log"
+    log = open(log_path, "w")
+    # sessions whose page closed are destroyed within about a second (Bokeh's default: 15-17 s)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "panel", "serve", "app.py", "--address", "127.0.0.1", "--port", str(port),
+         f"--allow-websocket-origin=127.0.0.1:{port}", "--check-unused-sessions", "1000",
+         "--unused-session-lifetime", "1000"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/app"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=60)
+            break
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("panel serve did not answer within 180 s")
+    yield url, proc, log_path
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def _server_errors(log_path: Path) -> list[str]:
+    lines = log_path.read_text(errors="replace").splitlines()
+    return [line[:300] for line in lines if "Traceback" in line or " ERROR" in line or line.startswith("ERROR")]
+
+
+def test_eight_sessions_at_once(served, artifacts_dir):
+    url, proc, log_path = served
+    sampler = RssSampler(proc.pid)
+    report: dict = {"sessions": SESSIONS, "window_bp": WINDOW, "cpu_count": os.cpu_count(),
+                    "load_average_at_start": list(os.getloadavg()),
+                    "workers": os.environ.get("EXPLORER_WORKERS", "default")}
+    t0 = time.perf_counter()
+    warm = asyncio.run(_run_sessions([(url, "Integrated gradients", "CTCF")], at_once=False))
+    report["warm_session"] = warm[0]
+    alone = asyncio.run(_run_sessions(
+        [(_url(url, first, task, method), LABELS[method], task) for first, task, method in CONFIGS], at_once=False))
+    report["rss_mb_warm_baseline"] = baseline = settled_rss(sampler)
+    with sampler:
+        t1 = time.perf_counter()
+        together = asyncio.run(_run_sessions(
+            [(_url(url, first + SHIFT, task, method), LABELS[method], task) for first, task, method in CONFIGS],
+            at_once=True))
+        report["wall_seconds_8_at_once"] = time.perf_counter() - t1
+        report["rss_mb_peak"] = sampler.peak
+    report["rss_mb_after_closing"] = after = settled_rss(sampler)
+    report["rss_after_over_baseline"] = after / baseline
+    rows = []
+    for (first, task, method), one, many in zip(CONFIGS, alone, together):
+        ratio = many["seconds"] / one["seconds"] if many["seconds"] and one["seconds"] else None
+        rows.append({"task": task, "method": method, "region_alone": _region(first),
+                     "region_at_once": _region(first + SHIFT), "seconds_alone": one["seconds"],
+                     "seconds_at_once": many["seconds"], "ratio": ratio,
+                     "errors": one["errors"] + many["errors"]})
+    report["per_session"] = rows
+    ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
+    report["ratio_max"] = max(ratios) if ratios else None
+    report["ratio_median"] = sorted(ratios)[len(ratios) // 2] if ratios else None
+    report["sessions_within_3x"] = sum(r <= 3 for r in ratios)
+    session_errors = warm[0]["errors"] + [e for r in rows for e in r["errors"]]
+    report["errors"] = session_errors
+    report["server_log_errors"] = _server_errors(log_path)
+    report["total_seconds"] = time.perf_counter() - t0
+    report["load_average_at_end"] = list(os.getloadavg())
+    (artifacts_dir / "load.json").write_text(json.dumps(report, indent=2))
+    print("\n" + json.dumps(report, indent=2))
+
+    assert not session_errors, session_errors
+    assert not report["server_log_errors"], report["server_log_errors"]
+    assert after <= (1 + RSS_TOLERANCE) * baseline, (
+        f"server RSS {after:.0f} MB after the sessions closed, over {1 + RSS_TOLERANCE:.2f} x the warm "
+        f"baseline {baseline:.0f} MB")
