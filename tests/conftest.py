@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +22,46 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served_app(folder: Path, *args: str, seconds: float = 120):
+    """Serve ``app.py`` as ``make demo`` does, in a subprocess with its own attribution cache
+    under ``folder``; yields ``(url, process, log_path)`` once the page answers.
+
+    ``args``: more ``panel serve`` options.
+    """
+    port = free_port()
+    env = dict(os.environ, EXPLORER_CACHE_DIR=str(folder / "cache"))
+    log_path = folder / "panel.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "panel", "serve", "app.py", "--address", "127.0.0.1", "--port", str(port),
+             f"--allow-websocket-origin=127.0.0.1:{port}", *args],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}/app"
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=30)
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.5)
+        else:
+            proc.kill()
+            raise RuntimeError(f"panel serve did not answer within {seconds:.0f} s")
+        try:
+            yield url, proc, log_path
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)

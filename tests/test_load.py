@@ -17,18 +17,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM, CHROMIUM_ARGS
+from conftest import CHROMIUM, CHROMIUM_ARGS, served_app
 
 pytestmark = pytest.mark.load
 
@@ -44,14 +40,8 @@ LABELS = {"ig": "Integrated gradients", "ism": "ISM (in-silico mutagenesis)", "d
           "saliency": "Saliency (gradient x input)"}
 SHIFT = 500  # bp: the concurrent sessions' windows, moved from those timed alone
 WINDOW = 2000
-SESSION_TIMEOUT = 900  # s: a session that has no result by then counts as an error
+SESSION_TIMEOUT = 600  # s: a session that has no result by then counts as an error
 RSS_TOLERANCE = 0.20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _region(first: int) -> str:
@@ -149,31 +139,10 @@ async def _run_sessions(urls_labels: list[tuple[str, str, str]], at_once: bool) 
 def served(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}; `apt-get install chromium`")
-    port = _free_port()
-    env = dict(os.environ, EXPLORER_CACHE_DIR=str(tmp_path_factory.mktemp("load-cache")))
-    log_path = tmp_path_factory.mktemp("load-server") / "panel.log"
-    log = open(log_path, "w")
     # sessions whose page closed are destroyed within about a second (Bokeh's default: 15-17 s)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", "app.py", "--address", "127.0.0.1", "--port", str(port),
-         f"--allow-websocket-origin=127.0.0.1:{port}", "--check-unused-sessions", "1000",
-         "--unused-session-lifetime", "1000"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/app"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=60)
-            break
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("panel serve did not answer within 180 s")
-    yield url, proc, log_path
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with served_app(tmp_path_factory.mktemp("load-server"), "--check-unused-sessions", "1000",
+                    "--unused-session-lifetime", "1000", seconds=180) as served:
+        yield served
 
 
 def _server_errors(log_path: Path) -> list[str]:
@@ -190,6 +159,8 @@ def test_eight_sessions_at_once(served, artifacts_dir):
     t0 = time.perf_counter()
     warm = asyncio.run(_run_sessions([(url, "Integrated gradients", "CTCF")], at_once=False))
     report["warm_session"] = warm[0]
+    if warm[0]["errors"]:  # the app does not work at all: no point in loading it
+        pytest.fail(f"one session alone failed: {warm[0]['errors']}; server: {_server_errors(log_path)}")
     alone = asyncio.run(_run_sessions(
         [(_url(url, first, task, method), LABELS[method], task) for first, task, method in CONFIGS], at_once=False))
     report["rss_mb_warm_baseline"] = baseline = settled_rss(sampler)

@@ -5,16 +5,13 @@ the default IG result, ISM with its heatmap, a click on a motif match, a bad reg
 Screenshots go to ``test-artifacts/``.
 """
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import served_app
 
 pytestmark = pytest.mark.browser
 
@@ -54,37 +51,10 @@ ZOOM_JS = """(prefix) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
-    env = dict(os.environ, EXPLORER_CACHE_DIR=str(tmp_path_factory.mktemp("browser-cache")))
-    log = open(tmp_path_factory.mktemp("server") / "panel.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", "app.py", "--address", "127.0.0.1", "--port", str(port),
-         f"--allow-websocket-origin=127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/app"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=30)
-            break
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("panel serve did not answer within 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with served_app(tmp_path_factory.mktemp("server")) as (url, _proc, _log):
+        yield url
 
 
 @pytest.fixture(autouse=True)

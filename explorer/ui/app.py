@@ -105,7 +105,7 @@ class Explorer(pn.viewable.Viewer):
         self._debounce = Debouncer(self.run)
         self._tickets: set = set()
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            pn.state.on_session_destroyed(self.release)
+            pn.state.on_session_destroyed(self._on_session_destroyed)
         if autorun:
             pn.state.onload(self._start)
 
@@ -429,7 +429,10 @@ class Explorer(pn.viewable.Viewer):
             else:
                 self.run()
 
-    def release(self, session_context=None) -> None:
+    def _on_session_destroyed(self, session_context):  # Bokeh checks the argument's name
+        self.release()
+
+    def release(self) -> None:
         """The page closed: leave the shared jobs and drop this session's results, so the
         server's memory returns to where it was (called on session destroy)."""
         self._debounce.cancel()
