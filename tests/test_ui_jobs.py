@@ -227,7 +227,6 @@ def test_input_changes_start_one_computation_after_they_stop(monkeypatch):
     explorer._autorun = True  # (autorun=True would compute at once outside a server)
     runs = []
     monkeypatch.setattr(explorer, "run", lambda method=None: runs.append(explorer.state.method))
-    explorer._debounce.action = explorer.run
     explorer._debounce.delay = 0.3
     monkeypatch.setattr(app_module, "in_session", lambda: True)
 

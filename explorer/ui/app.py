@@ -102,7 +102,7 @@ class Explorer(pn.viewable.Viewer):
         self.state.param.watch(self._on_seqlet_options, ["seqlet_threshold", "seqlet_null"])
         self._autorun = autorun
         # computations go to the process's shared pool; input changes start one after a pause
-        self._debounce = Debouncer(self.run)
+        self._debounce = Debouncer(self._start)  # (which computes only what is not shown yet)
         self._tickets: set = set()
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(self._on_session_destroyed)
@@ -474,9 +474,7 @@ class Explorer(pn.viewable.Viewer):
             result = await self._await(self._submit_motifs(
                 job, attribution_key(s.model, s.window, job.method, s.task, s.options(job.method))), generation)
             if result is not None:
-                result = dataclasses.replace(result, key=job.key)
-            if result is not None:
-                s.apply(result)
+                s.apply(dataclasses.replace(result, key=job.key))
                 s.say(f"Seqlets called again: {result.motifs.seqlet_words}", "success")
         except Exception as exc:  # noqa: BLE001
             s.report_error("call the seqlets", exc)
