@@ -72,6 +72,8 @@ _API = {
     "attribute": "explorer.attribution.api",
     "predict": "explorer.attribution.api",
     "METHODS": "explorer.attribution.api",
+    "methods_for": "explorer.attribution.api",
+    "LM_METHODS": "explorer.attribution.api",
     "fast_ism": "explorer.attribution.fast_ism",
     "progressive_ism": "explorer.attribution.fast_ism",
     "BPNet": "explorer.nets.bpnet",
