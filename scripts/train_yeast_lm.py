@@ -6,6 +6,10 @@ chrIV:1,381,934-1,531,933, 1-based) are held out as one contiguous block; traini
 come from the part before it, ending ``--gap`` bases (default 1,000) before the held-out
 block so no training window overlaps it.
 
+The training loop stops after ``--minutes`` of wall time or ``--max-steps`` steps, whichever
+comes first; the card records the steps taken (rerun with ``--max-steps`` of that number to
+repeat a run on another machine).
+
 Model: :class:`explorer.nets.conv_lm.ConvMaskedLM` (a masked base is an all-zero one-hot
 column). Training: random ``--window``-bp windows, ``--mask-rate`` of their bases masked
 (zero columns), cross-entropy on the masked bases, Adam, for ``--minutes`` of wall time on
@@ -145,12 +149,13 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "sample_data" / "models" / "yeast_lm.pt")
     ap.add_argument("--test-bp", type=int, default=150_000)
     ap.add_argument("--gap", type=int, default=1_000)
-    ap.add_argument("--window", type=int, default=512)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--mask-rate", type=float, default=0.15)
-    ap.add_argument("--minutes", type=float, default=8.0)
+    ap.add_argument("--window", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--mask-rate", type=float, default=0.2)
+    ap.add_argument("--minutes", type=float, default=12.0, help="wall-time budget of the training loop")
+    ap.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (reproducible runs)")
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--channels", type=int, default=64)
+    ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -170,7 +175,7 @@ def main(argv=None) -> None:
     tic = time.perf_counter()
     budget = args.minutes * 60
     step, losses = 0, []
-    while time.perf_counter() - tic < budget:
+    while time.perf_counter() - tic < budget and (args.max_steps is None or step < args.max_steps):
         frac = (time.perf_counter() - tic) / budget
         for group in opt.param_groups:  # cosine decay over the wall-time budget
             group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
@@ -186,8 +191,8 @@ def main(argv=None) -> None:
         opt.step()
         losses.append(loss.item())
         step += 1
-        if step % 100 == 0:
-            print(f"step {step} {time.perf_counter() - tic:.0f}s loss {np.mean(losses[-100:]):.4f}", flush=True)
+        if step % 25 == 0:
+            print(f"step {step} {time.perf_counter() - tic:.0f}s loss {np.mean(losses[-25:]):.4f}", flush=True)
     train_seconds = time.perf_counter() - tic
     net.eval()
     lm_metrics = evaluate_lm(net, test, k_max)
@@ -209,7 +214,7 @@ def main(argv=None) -> None:
                   "held_out_bp": n_test, "gap_bp": args.gap},
         "training": {"steps": step, "seconds": round(train_seconds, 1), "window": args.window,
                      "batch": args.batch, "mask_rate": args.mask_rate, "lr": args.lr, "seed": args.seed,
-                     "threads": args.threads, "final_train_loss": round(float(np.mean(losses[-100:])), 4)},
+                     "threads": args.threads, "channels": args.channels, "final_train_loss": round(float(np.mean(losses[-100:])), 4)},
         "metrics": {
             "evaluation": ("held-out block, one masked base at a time (masks spaced beyond the receptive field), "
                            f"positions {k_max} bp or more from the block's ends; per masked base"),
@@ -218,7 +223,9 @@ def main(argv=None) -> None:
         },
         "training_command": ("python scripts/train_yeast_lm.py --fasta ../shared/data/sacCer3_chrIV.fa.gz "
                              f"--out sample_data/models/{args.out.name} --minutes {args.minutes:g} "
-                             f"--threads {args.threads} --seed {args.seed}"),
+                             f"--threads {args.threads} --seed {args.seed} --window {args.window} --batch {args.batch} "
+                             f"--mask-rate {args.mask_rate:g} --channels {args.channels} --lr {args.lr:g}"),
+        "reproduce": f"the same command with --max-steps {step} repeats these {step} steps on any machine",
     }
     ex.save_checkpoint(net, args.out, card)
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
