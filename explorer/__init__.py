@@ -66,6 +66,12 @@ _API = {
     "SAMPLE_BOOKMARKS": "explorer.io.samples",
     "load_sample_model": "explorer.io.samples",
     "load_sample_locus": "explorer.io.samples",
+    "YEAST_LM": "explorer.io.samples",
+    "YEAST_LOCUS": "explorer.io.samples",
+    "YEAST_BOOKMARKS": "explorer.io.samples",
+    "ARS1_EFFECTS": "explorer.io.samples",
+    "load_yeast_lm": "explorer.io.samples",
+    "load_yeast_locus": "explorer.io.samples",
     # attribution
     "Attribution": "explorer.attribution.result",
     "Target": "explorer.attribution.targets",
