@@ -25,6 +25,7 @@ def test_lm_gets_the_lm_methods_and_back(lm_file):
     assert s.load_locus()
     assert s.bookmarks == YEAST_BOOKMARKS and str(s.window.region) == "chrIV:461,550-463,549"
     assert "YDR007W" in set(s.locus.annotations["name"])  # TRP1, from the GTF beside the FASTA
+    assert s.jaspar_tax_group == "fungi"
     s.method = "ig"
     assert s.load_model(str(lm_file))
     assert s.param.method.objects == LM_METHOD_CHOICES and s.method == "ism"

@@ -39,6 +39,8 @@ ARS1_EFFECTS = SAMPLE_DATA / "variants" / "ars1_enrichment.tsv.gz"
 #: sample_data/README.md for how they were chosen
 YEAST_BOOKMARKS: dict[str, str] = {
     "ARS1 (ARS416) and TRP1 (default)": "chrIV:461,550-463,549",
+    "most predictable 2 kb (yeast LM)": "chrIV:348,001-350,000",
+    "least predictable 2 kb (yeast LM)": "chrIV:634,001-636,000",
 }
 
 

@@ -556,6 +556,8 @@ class ExplorerState(param.Parameterized):
             self.param.update(region=old[2])
             return False
         self._set_bookmarks(self._bookmarks_for(locus), self.region)
+        if _shipped_bookmarks(locus) == YEAST_BOOKMARKS:
+            self.jaspar_tax_group = "fungi"  # the yeast demo's motifs: JASPAR CORE fungi
         self._predict()
         return True
 
