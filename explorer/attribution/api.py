@@ -222,16 +222,10 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
 
     with running_on(model, dev), explained_model_errors(f"computing the {method} map"):
         target_obj = resolve_target(model, target, length=length, **target_options)
-        key_options = {k: v for k, v in opts.items() if k not in _NOT_IN_KEY}
-        key = _cache.cache_key(model, x, start, end, method, target_obj.to_dict(), key_options) if cache else None
-        if key is not None:
-            hit = _cache.load(key)
-            if hit is not None:
-                hit.chrom, hit.genome_start = chrom, offset + start
-                if on_chunk is not None:
-                    on_chunk(start, end, hit.values)
-                report(progress, 1.0)
-                return hit
+        key, hit = _cache_lookup(cache, model, x, start, end, method, target_obj.to_dict(), opts, chrom, offset,
+                                 on_chunk, progress)
+        if hit is not None:
+            return hit
 
         tic = time.perf_counter()
         if method == "ism":
@@ -273,6 +267,20 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     return result
 
 
+def _cache_lookup(cache, model, x, start, end, method, target: dict, opts, chrom, offset, on_chunk, progress):
+    """``(key, hit)``: the cache key of a request (None with ``cache=False``) and the cached
+    result placed on ``chrom``/``offset`` (``on_chunk`` and progress told), or None."""
+    key_options = {k: v for k, v in opts.items() if k not in _NOT_IN_KEY}
+    key = _cache.cache_key(model, x, start, end, method, target, key_options) if cache else None
+    hit = _cache.load(key) if key is not None else None
+    if hit is not None:
+        hit.chrom, hit.genome_start = chrom, offset + start
+        if on_chunk is not None:
+            on_chunk(start, end, hit.values)
+        report(progress, 1.0)
+    return key, hit
+
+
 def _attribute_lm(model, x, chrom, offset, method, start, end, *, cache, progress, device, on_chunk,
                   options) -> Attribution:
     """:func:`attribute` for a masked language model (:mod:`explorer.attribution.masked_lm`)."""
@@ -282,14 +290,8 @@ def _attribute_lm(model, x, chrom, offset, method, start, end, *, cache, progres
     target = {"masked_lm": method}
     name = "masked log-likelihood ratio" if method == "ism" else "masked prediction (bits)"
     with running_on(model, dev), explained_model_errors(f"computing the masked-LM {method} map"):
-        key_options = {k: v for k, v in opts.items() if k not in _NOT_IN_KEY}
-        key = _cache.cache_key(model, x, start, end, method, target, key_options) if cache else None
-        hit = _cache.load(key) if key is not None else None
+        key, hit = _cache_lookup(cache, model, x, start, end, method, target, opts, chrom, offset, on_chunk, progress)
         if hit is not None:
-            hit.chrom, hit.genome_start = chrom, offset + start
-            if on_chunk is not None:
-                on_chunk(start, end, hit.values)
-            report(progress, 1.0)
             return hit
         tic = time.perf_counter()
         res = masked_log_probs(model, x, start, end, both_strands=bool(opts["both_strands"]), fast=opts["fast"],
