@@ -351,12 +351,11 @@ def variant_effect(model, locus, variants, target=None, *, window=None, batch_si
         from the locus (the message names it and the base found); an unknown task.
     """
     from explorer.attribution.masked_lm import is_masked_lm
+    from explorer.variants.lm_effects import lm_variant_effect
 
-    if is_masked_lm(model):  # masked LLR for SNVs, PLL difference for indels
-        from explorer.variants.lm_effects import lm_variant_effect
-
-        return lm_variant_effect(model, locus, variants)
     table = parse_variants(variants, locus=None) if not _is_variant_table(variants) else variants
+    if is_masked_lm(model):  # masked LLR for SNVs, PLL difference for indels
+        return lm_variant_effect(model, locus, table)[EFFECT_COLUMNS]
     indices = check_variants(locus, table)
     length = scoring_window_length(model, locus, window)
     with explained_model_errors("finding its outputs"):

@@ -27,7 +27,7 @@ import pandas as pd
 
 from explorer.attribution.masked_lm import masked_log_probs, pseudo_log_likelihood, receptive_field_of
 from explorer.io.sequences import one_hot_encode
-from explorer.io.variants import allele_bases, check_variants, parse_variants
+from explorer.io.variants import allele_bases, check_variants
 
 __all__ = ["lm_variant_effect", "INDEL_FLANK"]
 
@@ -44,21 +44,20 @@ def lm_variant_effect(model, locus, variants, *, batch_size: int | None = None) 
         A masked LM (card ``kind`` ``"masked_lm"``).
     locus : Locus
         Variant positions are 1-based on ``locus.chrom``.
-    variants : str, Path, DataFrame or list of str
-        Anything :func:`explorer.parse_variants` reads.
+    variants : DataFrame
+        A variant table as :func:`explorer.parse_variants` returns it
+        (:func:`explorer.variant_effect` parses anything else first).
     batch_size : int, optional
         Masked copies per model call.
 
     Returns
     -------
     pandas.DataFrame
-        Columns of :data:`explorer.variants.effects.EFFECT_COLUMNS`, one row per variant;
+        The columns of :data:`explorer.variants.effects.EFFECT_COLUMNS`, one row per variant;
         ``window_start``/``window_end`` (1-based inclusive) is the PLL window for indels and
         the position itself for SNVs.
     """
-    from explorer.variants.effects import EFFECT_COLUMNS, _is_variant_table
-
-    table = parse_variants(variants, locus=None) if not _is_variant_table(variants) else variants
+    table = variants
     indices = check_variants(locus, table)
     x = locus.one_hot
     rf = receptive_field_of(model)
@@ -99,4 +98,4 @@ def lm_variant_effect(model, locus, variants, *, batch_size: int | None = None) 
     df.attrs.update(window="masked position (SNV) / PLL window (indels)",
                     model=str(getattr(model, "name", type(model).__name__)), output="log_probability",
                     locus=str(locus), notes=[])
-    return df[EFFECT_COLUMNS]
+    return df
