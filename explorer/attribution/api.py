@@ -16,6 +16,7 @@ from explorer.attribution.device import default_batch_size, run_in_batches
 from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.fast_ism import fast_ism, progressive_ism
 from explorer.attribution.ism import center_ism, ism
+from explorer.attribution.masked_lm import LM_METHODS, is_masked_lm, masked_distribution, masked_llr, masked_log_probs
 from explorer.attribution.progress import Cancelled, ProgressCallback, monotone, report
 from explorer.attribution.quadrature import ADAPTIVE, DEFAULT_STEPS
 from explorer.attribution.result import Attribution
@@ -25,7 +26,7 @@ from explorer.attribution.tiling import tiles
 from explorer.attribution.targets import Target, describe_output, model_tasks, resolve_target
 from explorer.io.probing import explained_model_errors
 
-__all__ = ["attribute", "predict", "Cancelled", "METHODS"]
+__all__ = ["attribute", "predict", "Cancelled", "METHODS", "LM_METHODS", "methods_for"]
 
 #: method -> its options and their defaults (anything else is an error, to catch typos)
 METHODS: dict[str, dict[str, Any]] = {
@@ -36,6 +37,18 @@ METHODS: dict[str, dict[str, Any]] = {
                       "head_steps": 32, "warning_threshold": 0.01},
     "saliency": {},
 }
+
+
+def methods_for(model: nn.Module) -> list[str]:
+    """The methods :func:`attribute` offers for this model: its card's ``kind`` decides.
+
+    A masked language model (``"kind": "masked_lm"``) gets ``"ism"`` (masked log-likelihood
+    ratios) and ``"masked_distribution"`` (:mod:`explorer.attribution.masked_lm`); any other
+    model (a predictor) gets :data:`METHODS`.
+    """
+    return list(LM_METHODS if is_masked_lm(model) else METHODS)
+
+
 #: options that do not change the numbers (left out of the cache key)
 _NOT_IN_KEY = {"batch_size", "internal_batch_size"}
 #: target options accepted by attribute (passed to resolve_target)
@@ -66,10 +79,11 @@ def _check_length(model: nn.Module, length: int) -> None:
         raise ValueError(f"the model needs inputs of at least {min_length} bp; got {length} bp")
 
 
-def _options(method: str, options: dict) -> dict:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}; got {method!r}")
-    allowed = METHODS[method]
+def _options(method: str, options: dict, table: dict | None = None, kind: str = "") -> dict:
+    table = METHODS if table is None else table
+    if method not in table:
+        raise ValueError(f"method must be one of {sorted(table)}{kind}; got {method!r}")
+    allowed = table[method]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for method {method!r}; its options are "
@@ -132,6 +146,14 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
         (:func:`~explorer.attribution.gradients.integrated_gradients`).
         ``"deeplift_shap"``: DeepLIFT/SHAP (tangermeme) against dinucleotide shuffles.
         ``"saliency"``: gradient x input. Gradient maps are placed on the observed base.
+        For a masked language model (card ``"kind": "masked_lm"``, see
+        :func:`methods_for`): ``"ism"`` gives ``log p(alt | x with i masked) - log p(ref |
+        x with i masked)``, 0 at the reference, and ``"masked_distribution"`` the predicted
+        distribution at each masked position scaled by its information (bits), with
+        ``diagnostics["reference_log_prob"]`` the reference's log probability per position
+        (:mod:`explorer.attribution.masked_lm`); their options are ``batch_size``, ``fast``
+        and ``both_strands`` (average with the reverse-complement pass). ``target`` is
+        ignored for a masked LM.
     target : str, int, Target or None
         Task name or index (None for a one-task model); see
         :func:`~explorer.attribution.targets.resolve_target`. Target options ``reduce``,
@@ -208,6 +230,9 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
                                          options=options)
     _check_length(model, length)
     start, end = check_window(length, start, end)
+    if is_masked_lm(model):
+        return _attribute_lm(model, x, chrom, offset, method, start, end, cache=cache, progress=progress,
+                             device=device, on_chunk=on_chunk, options=options)
     target_options = {k: options.pop(k) for k in _TARGET_OPTIONS if k in options}
     opts = _options(method, options)
     dev = resolve_device(model, device)
@@ -215,16 +240,10 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
 
     with running_on(model, dev), explained_model_errors(f"computing the {method} map"):
         target_obj = resolve_target(model, target, length=length, **target_options)
-        key_options = {k: v for k, v in opts.items() if k not in _NOT_IN_KEY}
-        key = _cache.cache_key(model, x, start, end, method, target_obj.to_dict(), key_options) if cache else None
-        if key is not None:
-            hit = _cache.load(key)
-            if hit is not None:
-                hit.chrom, hit.genome_start = chrom, offset + start
-                if on_chunk is not None:
-                    on_chunk(start, end, hit.values)
-                report(progress, 1.0)
-                return hit
+        key, hit = _cache_lookup(cache, model, x, start, end, method, target_obj.to_dict(), opts, chrom, offset,
+                                 on_chunk, progress)
+        if hit is not None:
+            return hit
 
         tic = time.perf_counter()
         if method == "ism":
@@ -261,6 +280,57 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
                          target=target_obj.name, start=start, end=end, chrom=chrom,
                          genome_start=offset + start, options=dict(opts, **target_options),
                          diagnostics=diagnostics, device=str(dev), seconds=seconds)
+    if key is not None:
+        _cache.save(key, result)
+    return result
+
+
+def _cache_lookup(cache, model, x, start, end, method, target: dict, opts, chrom, offset, on_chunk, progress):
+    """``(key, hit)``: the cache key of a request (None with ``cache=False``) and the cached
+    result placed on ``chrom``/``offset`` (``on_chunk`` and progress told), or None."""
+    key_options = {k: v for k, v in opts.items() if k not in _NOT_IN_KEY}
+    key = _cache.cache_key(model, x, start, end, method, target, key_options) if cache else None
+    hit = _cache.load(key) if key is not None else None
+    if hit is not None:
+        hit.chrom, hit.genome_start = chrom, offset + start
+        if on_chunk is not None:
+            on_chunk(start, end, hit.values)
+        report(progress, 1.0)
+    return key, hit
+
+
+def _attribute_lm(model, x, chrom, offset, method, start, end, *, cache, progress, device, on_chunk,
+                  options) -> Attribution:
+    """:func:`attribute` for a masked language model (:mod:`explorer.attribution.masked_lm`)."""
+    opts = _options(method, options, LM_METHODS, " for a masked language model (its card's kind is 'masked_lm')")
+    dev = resolve_device(model, device)
+    progress = monotone(progress)
+    target = {"masked_lm": method}
+    name = "masked log-likelihood ratio" if method == "ism" else "masked prediction (bits)"
+    with running_on(model, dev), explained_model_errors(f"computing the masked-LM {method} map"):
+        key, hit = _cache_lookup(cache, model, x, start, end, method, target, opts, chrom, offset, on_chunk, progress)
+        if hit is not None:
+            return hit
+        tic = time.perf_counter()
+        res = masked_log_probs(model, x, start, end, both_strands=bool(opts["both_strands"]), fast=opts["fast"],
+                               batch_size=opts["batch_size"], progress=progress, device=dev)
+        diagnostics = res.diagnostics
+        window = x[:, start:end]
+        if method == "ism":
+            values = masked_llr(res.log_probs, window)
+        else:
+            values, extra = masked_distribution(res.log_probs, window)
+            diagnostics.extra.update(extra)
+        diagnostics.target = target
+        seconds = time.perf_counter() - tic
+        report(progress, 1.0)
+    check_finite_map(values, method, start)
+    if on_chunk is not None:
+        on_chunk(start, end, values)
+    diagnostics.cache_hit = False
+    result = Attribution(values=values, one_hot=window.clone(), method=method, target=name, start=start, end=end,
+                         chrom=chrom, genome_start=offset + start, options=dict(opts), diagnostics=diagnostics,
+                         device=str(dev), seconds=seconds)
     if key is not None:
         _cache.save(key, result)
     return result

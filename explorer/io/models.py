@@ -27,6 +27,12 @@ A model card is a plain dict. Keys the explorer reads:
     The one input length the model accepts, or None when any length >= ``min_length`` works.
 ``input_layout`` (``"NCL"`` or ``"NLC"``, default found)
     ``"NLC"``: the model takes one-hot as ``(N, L, 4)``; it is wrapped to take ``(N, 4, L)``.
+``kind`` (``"predictor"``, the default, or ``"masked_lm"``)
+    ``"masked_lm"``: a masked DNA language model, one-hot ``(N, 4, L)`` (a masked base is
+    an all-zero column) to logits ``(N, 4, L)`` over A, C, G, T; its attribution methods are
+    those of :mod:`explorer.attribution.masked_lm`. ``max_length`` (int, optional) is then
+    the longest input it takes. A Hugging Face masked-LM folder (:mod:`explorer.io.hf_lm`)
+    loads as one.
 ``receptive_field`` (int, optional), ``structure`` (dict, optional)
     What fast, receptive-field-local ISM needs; the format is documented in
     :mod:`explorer.attribution.structure`.
@@ -51,6 +57,7 @@ import torch
 from torch import nn
 
 import explorer.nets  # noqa: F401 - the shipped networks register themselves in the registry
+from explorer.io import hf_lm
 from explorer.io import bpnetlite  # recognises bpnet-lite models; imports bpnetlite only to build one
 from explorer.io.cards import read_card, save_card
 from explorer.io.probing import ModelFacts, NoLengthFits, batch_dependence, inspect_model, model_error_text
@@ -88,7 +95,8 @@ class ExplorerModel(nn.Module):
     source : str
         Where the model came from (a path, or ``"<module>"``).
     kind : str
-        ``"checkpoint"``, ``"torchscript"``, ``"pickle"`` or ``"module"``.
+        ``"checkpoint"``, ``"torchscript"``, ``"pickle"``, ``"huggingface"`` or ``"module"`` (the file kind;
+        the model kind, predictor or masked LM, is the card's ``kind``).
     """
 
     def __init__(self, net: nn.Module, card: dict, source: str = "<module>", kind: str = "module"):
@@ -248,7 +256,8 @@ def load_model(
     ----------
     path : str or Path
         A TorchScript file (scripted or traced), a checkpoint written by
-        :func:`save_checkpoint`, or (with ``trusted=True``) a full pickle of a module.
+        :func:`save_checkpoint`, (with ``trusted=True``) a full pickle of a module, or a
+        local Hugging Face masked-LM folder (:mod:`explorer.io.hf_lm`; needs the ``hf`` extra).
     trusted : bool
         Allow a full pickle (``torch.save(model)``), which can run arbitrary code when read.
         Only for files whose source you trust.
@@ -287,6 +296,8 @@ def load_model(
         its output.
     """
     path = Path(path)
+    if hf_lm.is_hf_folder(path):
+        return _load_hf_folder(path, device, card, check_output)
     if path.is_dir():
         raise ModelLoadError(f"{path.name} is a folder, not a model file; choose the model file inside it")
     if not path.is_file():
@@ -308,6 +319,17 @@ def load_model(
     except ValueError as exc:
         raise ModelLoadError(str(exc)) from None
     return build_model(net, {**file_card, **side_card}, overrides, source=str(path), kind=kind, device=device,
+                       check_output=check_output)
+
+
+def _load_hf_folder(path: Path, device, card: dict | None, check_output: bool) -> ExplorerModel:
+    """A local Hugging Face masked-LM folder (:mod:`explorer.io.hf_lm`) as an ExplorerModel."""
+    try:
+        net, hf_card = hf_lm.load_hf_masked_lm(path)
+    except (ImportError, ValueError) as exc:
+        raise ModelLoadError(str(exc)) from None
+    dev = torch.device(device) if device is not None else default_device()
+    return build_model(net, hf_card, dict(card or {}), source=str(path), kind="huggingface", device=dev,
                        check_output=check_output)
 
 
@@ -339,6 +361,16 @@ def build_model(net: nn.Module, file_card: dict, overrides: dict | None = None, 
     given = {k: v for k, v in {**file_card, **overrides}.items() if v is not None}
     net = net.to(device).eval()
     facts = None
+    if str(given.get("kind", "")).lower() == "masked_lm":
+        merged = {"tasks": list("ACGT"), "input_length": None, **given}
+        if merged.get("input_layout") == "NLC":
+            net = ChannelsLast(net)
+        if check_output:
+            check_masked_lm(net, device, merged, Path(source).name)
+        model = ExplorerModel(net, merged, source=source, kind=kind)
+        model.report = (f"masked language model: logits over A, C, G, T at every position of a one-hot input "
+                        f"(a masked base is an all-zero column)")
+        return model
     if check_output:
         try:
             facts = inspect_model(net, device, input_length=overrides.get("input_length") or
@@ -373,6 +405,39 @@ def build_model(net: nn.Module, file_card: dict, overrides: dict | None = None, 
         _check_batches(model, facts, device)
     model.report = facts.describe() if facts is not None else ""
     return model
+
+
+def check_masked_lm(net: nn.Module, device: torch.device | str, card: dict, name: str) -> None:
+    """A masked LM must map one-hot ``(N, 4, L)`` (masked = zero column) to finite logits ``(N, 4, L)``.
+
+    Runs it once on two random sequences of ``min(64, max_length)`` bp (at least the card's
+    ``min_length``), one base masked.
+
+    Raises
+    ------
+    ModelLoadError
+        The call fails, or the output has another shape or is not finite; the message says
+        what was found.
+    """
+    longest = card.get("max_length") or card.get("input_length")
+    length = int(card.get("input_length") or max(int(card.get("min_length") or 1), min(64, int(longest or 64))))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, length), generator=gen), 4).permute(0, 2, 1).float()
+    x[:, :, length // 2] = 0
+    try:
+        with torch.inference_mode():
+            out = net(x.to(device))
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's model is reported in words
+        raise ModelLoadError(f"{name}: the masked language model failed on a one-hot input of shape (2, 4, {length}): "
+                             f"{model_error_text(exc)}") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 4, length):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelLoadError(f"{name}: a masked language model (kind 'masked_lm') must return logits of shape "
+                             f"(N, 4, L); for an input of shape (2, 4, {length}) it returned {shape}. Is it a "
+                             f"masked LM? If not, drop 'kind': 'masked_lm' from its card")
+    if not bool(torch.isfinite(out).all()):
+        raise ModelLoadError(f"{name}: the masked language model returned NaN or Inf logits for a random "
+                             f"sequence; check the model")
 
 
 def _check_batches(model: ExplorerModel, facts: ModelFacts, device: torch.device | str) -> None:

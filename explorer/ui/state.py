@@ -21,7 +21,7 @@ import param
 import torch
 
 import explorer as ex
-from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA, SAMPLE_LOCUS, SAMPLE_MODEL
+from explorer.io.samples import SAMPLE_BOOKMARKS, SAMPLE_DATA, SAMPLE_LOCUS, SAMPLE_MODEL, YEAST_BOOKMARKS
 from explorer.plots.transforms import visible_indices
 from explorer.ui.files import UPLOAD_WHAT, checked_path, default_roots, pickles_allowed, write_upload
 from explorer.ui.files import upload_limits as default_upload_limits
@@ -34,16 +34,28 @@ METHOD_LABELS = {
     "ism": "ISM (in-silico mutagenesis)",
     "deeplift_shap": "DeepLIFT/SHAP",
     "saliency": "Saliency (gradient x input)",
+    "masked_distribution": "Expected bases when masked (logo, bits)",
 }
 #: label -> method, for the method selector: every method of the engine, labelled ones first
 METHOD_CHOICES = {METHOD_LABELS.get(m, m): m
                   for m in [m for m in METHOD_LABELS if m in ex.METHODS] + [m for m in ex.METHODS if m not in METHOD_LABELS]}
+#: the method selector for a masked language model (card kind ``masked_lm``): label -> method
+LM_METHOD_CHOICES = {"ISM (masked log-likelihood ratio)": "ism",
+                     METHOD_LABELS["masked_distribution"]: "masked_distribution"}
+#: the one "target" of a masked language model (its methods explain every base)
+LM_TARGET = "masked LM"
+
+
+def method_choices(model) -> dict[str, str]:
+    """The method selector's choices (label -> method) for ``model``: its card's kind decides."""
+    return dict(LM_METHOD_CHOICES) if model is not None and ex.methods_for(model) == list(ex.LM_METHODS) \
+        else dict(METHOD_CHOICES)
 #: the ISM engine choice shown to people -> the ``fast`` option of :func:`explorer.attribute`
 ISM_ENGINES = {"auto": "auto", "fast": True, "plain": False}
 #: the largest context shown in the overview around the window, in bp
 MAX_OVERVIEW = 250_000
 #: the largest window the app explains at once, in bp, per method (CPU-friendly)
-MAX_WINDOW = {"ism": 5_000, "ig": 20_000, "deeplift_shap": 20_000, "saliency": 50_000}
+MAX_WINDOW = {"ism": 5_000, "ig": 20_000, "deeplift_shap": 20_000, "saliency": 50_000, "masked_distribution": 5_000}
 #: JASPAR releases offered: those pyjaspar ships, newest first
 JASPAR_RELEASES = ex.jaspar_releases()
 JASPAR_COLLECTIONS = ["CORE", "UNVALIDATED", "CNE", "PHYLOFACTS", "SPLICE", "POLII", "FAM", "PBM", "PBM_HOMEO", "PBM_HLH"]
@@ -174,15 +186,30 @@ def method_options(params, method: str) -> dict:
         return {"baseline": params.ig_baseline, "n_steps": params.ig_steps, "n_shuffles": params.n_shuffles}
     if method == "deeplift_shap":
         return {"n_shuffles": params.dls_shuffles}
-    if method == "ism":
+    if method in ("ism", "masked_distribution"):
         return {"fast": ISM_ENGINES[params.ism_fast]}
     return {}
 
 
 @lru_cache(maxsize=32)
 def _cached_locus(path: str, mtime: float, region: str | None):
-    """Loci read by the sessions of one server process (files keyed by their mtime)."""
-    return ex.load_locus(path, region=region)
+    """Loci read by the sessions of one server process (files keyed by their mtime), with the
+    annotation file beside a FASTA when there is one (:func:`annotation_beside`)."""
+    return ex.load_locus(path, region=region, annotations=annotation_beside(Path(path)))
+
+
+#: names of an annotation file beside a FASTA ``<stem>.fa[.gz]``, tried in order
+ANNOTATION_SUFFIXES = (".annotation.gtf.gz", ".gtf.gz", ".gtf", ".gff3.gz", ".gff3", ".gff", ".bed")
+
+
+def annotation_beside(path: Path) -> Path | None:
+    """``<stem><suffix>`` beside a FASTA file (e.g. ``sacCer3_chrIV.annotation.gtf.gz`` beside
+    ``sacCer3_chrIV.fa.gz``), or None; other files carry their own annotation."""
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or f".{ext}" not in (".fa", ".fasta", ".fna", ".fas"):
+        return None
+    return next((path.with_name(stem + s) for s in ANNOTATION_SUFFIXES if path.with_name(stem + s).is_file()), None)
 
 
 def _read_locus(path: Path, region) -> "ex.Locus":
@@ -201,6 +228,14 @@ def _predictions(model, locus, size: int, step: int, output: int | None = None) 
             _PREDICTIONS.clear()
         _PREDICTIONS[key] = ex.predict(model, locus, window=size, step=step, output=output)
     return _PREDICTIONS[key]
+
+
+def _shipped_bookmarks(locus) -> dict[str, str]:
+    """The bookmarks shipped for ``locus``'s sequence (the sample's, the yeast demo's), or ``{}``."""
+    for marks in (SAMPLE_BOOKMARKS, YEAST_BOOKMARKS):
+        if locus.chrom == ex.parse_region(next(iter(marks.values()))).chrom and locus.source != "<pasted>":
+            return dict(marks)
+    return {}
 
 
 class ExplorerState(param.Parameterized):
@@ -341,7 +376,8 @@ class ExplorerState(param.Parameterized):
                 path = checked_path(self.model_path if model is None else model, self.roots, "model file")
                 overrides = self._corrections() if corrections else {}
                 model = ex.load_model(path, trusted=self.trust_model and self.allow_pickles, **overrides)
-            targets = ex.target_choices(model)
+            is_lm = ex.methods_for(model) == list(ex.LM_METHODS)
+            targets = [LM_TARGET] if is_lm else ex.target_choices(model)
             if not targets:
                 raise ValueError("the model returns no output to explain")
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message
@@ -350,6 +386,10 @@ class ExplorerState(param.Parameterized):
         region, note = self._window_for_model(model)
         task = self.task if self.task in targets else targets[0]
         self.param.task.objects = list(targets)
+        choices = method_choices(model)
+        self.param.method.objects = choices
+        if self.method not in choices.values():
+            self.method = next(iter(choices.values()))
         self._results.clear()
         heads = getattr(model, "heads", None) or []
         self.param.update(model=model, task=task, attribution=None, ism=None, motifs=None,
@@ -443,6 +483,10 @@ class ExplorerState(param.Parameterized):
         takes one length, else up to 2 kb."""
         model = self.model
         n = len(locus)
+        first = next((ex.parse_region(r) for r in _shipped_bookmarks(locus).values()), None)
+        if first is not None and model is not None and not model.input_length and \
+                locus.start <= first.start and first.end <= locus.end:
+            return str(first)  # a shipped locus opens at its first bookmark
         if model is not None and model.input_length:
             size = int(model.input_length)
         else:
@@ -453,9 +497,9 @@ class ExplorerState(param.Parameterized):
 
     def _bookmarks_for(self, locus) -> dict[str, str]:
         """Bookmarks of ``locus``: the sample's on the sample record, else its centre and genes."""
-        sample_chrom = ex.parse_region(next(iter(SAMPLE_BOOKMARKS.values()))).chrom
-        if locus.chrom == sample_chrom and locus.source != "<pasted>":
-            return dict(SAMPLE_BOOKMARKS)
+        known = _shipped_bookmarks(locus)
+        if known:
+            return known
         marks = {f"Centre of {locus.chrom}": self.default_region(locus)}
         ann = locus.annotations
         if ann is not None and len(ann):
@@ -512,6 +556,8 @@ class ExplorerState(param.Parameterized):
             self.param.update(region=old[2])
             return False
         self._set_bookmarks(self._bookmarks_for(locus), self.region)
+        if _shipped_bookmarks(locus) == YEAST_BOOKMARKS:
+            self.jaspar_tax_group = "fungi"  # the yeast demo's motifs: JASPAR CORE fungi
         self._predict()
         return True
 
@@ -564,6 +610,9 @@ class ExplorerState(param.Parameterized):
 
     def _predict(self) -> None:
         if self.model is None or self.locus is None:
+            return
+        if ex.methods_for(self.model) == list(ex.LM_METHODS):  # a masked LM has no score per window
+            self.predictions = None
             return
         try:
             size = int(self.model.input_length or max(self.model.min_length, 200))

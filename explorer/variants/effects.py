@@ -328,6 +328,10 @@ def variant_effect(model, locus, variants, target=None, *, window=None, batch_si
     progress : callable, optional
         ``progress(done, total)`` after each batch.
 
+    For a masked language model (card ``"kind": "masked_lm"``) SNVs score the masked
+    log-likelihood ratio and indels the pseudo-log-likelihood difference
+    (:mod:`explorer.variants.lm_effects`); ``target``, ``window`` and ``output`` are unused.
+
     Returns
     -------
     pandas.DataFrame
@@ -346,7 +350,12 @@ def variant_effect(model, locus, variants, target=None, *, window=None, batch_si
         A variant on another sequence, outside the locus, or whose reference allele differs
         from the locus (the message names it and the base found); an unknown task.
     """
+    from explorer.attribution.masked_lm import is_masked_lm
+    from explorer.variants.lm_effects import lm_variant_effect
+
     table = parse_variants(variants, locus=None) if not _is_variant_table(variants) else variants
+    if is_masked_lm(model):  # masked LLR for SNVs, PLL difference for indels
+        return lm_variant_effect(model, locus, table)[EFFECT_COLUMNS]
     indices = check_variants(locus, table)
     length = scoring_window_length(model, locus, window)
     with explained_model_errors("finding its outputs"):
