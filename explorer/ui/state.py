@@ -349,7 +349,8 @@ class ExplorerState(param.Parameterized):
             return False
         region, note = self._window_for_model(model)
         task = self.task if self.task in targets else targets[0]
-        self.param.task.objects = list(targets)
+        # contrasts ("CTCF - SPI1") beside the single tasks, for heads with a few channels
+        self.param.task.objects = list(targets) + ex.contrast_choices(model)
         self._results.clear()
         heads = getattr(model, "heads", None) or []
         self.param.update(model=model, task=task, attribution=None, ism=None, motifs=None,
