@@ -56,9 +56,14 @@ def enformer_folder(tmp_path_factory):
     torch.manual_seed(0)
     net = enformer_pytorch.Enformer.from_hparams(dim=48, depth=1, heads=2, attn_dim_key=8, output_heads=dict(human=3),
                                                  target_length=4, num_downsamples=3, dim_divisible_by=8).eval()
-    folder = tmp_path_factory.mktemp("enformer") / "tiny-enformer"
-    net.save_pretrained(folder, safe_serialization=False)  # Enformer's trunk shares its blocks' tensors
-    write_targets(folder / "targets.txt", TRACKS)
+    # safe_serialization=False: Enformer's trunk shares its blocks' tensors, which safetensors refuses
+    return saved(net, tmp_path_factory.mktemp("enformer") / "tiny-enformer", TRACKS, safe_serialization=False)
+
+
+def saved(net, folder, rows, **options):
+    """``(folder, net)``: ``net`` saved with ``save_pretrained`` beside a targets table of ``rows``."""
+    net.save_pretrained(folder, **options)
+    write_targets(folder / "targets.txt", rows)
     return folder, net
 
 
@@ -200,12 +205,9 @@ def borzoi_folder(tmp_path_factory):
     # the smallest Borzoi: its conv tower has fixed widths; the transformer and the crop shrink
     net = borzoi_pytorch.Borzoi.from_hparams(dim=32, depth=1, heads=1, attn_dim_key=8, attn_dim_value=32,
                                              bins_to_return=16).eval()
-    folder = tmp_path_factory.mktemp("borzoi") / "tiny-borzoi"
-    net.save_pretrained(folder)
     rows = [(f"ENCFF{i:05d}", f"RNA:sample {i}") for i in range(N_BORZOI)]
     rows[0] = ("ENCFF90000", "RNA:liver")
-    write_targets(folder / "targets.txt", rows)
-    return folder, net
+    return saved(net, tmp_path_factory.mktemp("borzoi") / "tiny-borzoi", rows)
 
 
 @pytest.fixture(scope="module")
