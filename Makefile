@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	# the extra 'bpnet' (bpnet-lite models), without its dependencies: macs3 has no wheel for
 	# Python 3.11 (it would be compiled), and bam2bw, modisco, seaborn are not needed to load models.
 	$(PY) -m pip install -q --no-deps bpnet-lite==1.1.0 h5py
+	# the extras 'enformer' and 'borzoi' (Enformer/Borzoi folders): their few pure-Python dependencies and the
+	# extra 'hf' above, then the two packages without dependencies (their transformers pins disagree; 4.57 serves both).
+	$(PY) -m pip install -q 'einops>=0.5' polars intervaltree
+	$(PY) -m pip install -q --no-deps enformer-pytorch==0.8.12 borzoi-pytorch==0.5.1
 	$(PY) -m explorer.warmup
 	touch $@
 

@@ -88,6 +88,11 @@ _API = {
     "resolve_target": "explorer.attribution.targets",
     "target_choices": "explorer.attribution.targets",
     "center_ism": "explorer.attribution.ism",
+    "TargetSum": "explorer.attribution.targets",
+    "contrast_choices": "explorer.attribution.targets",
+    "gene_target": "explorer.attribution.genes",
+    "ism_cost": "explorer.attribution.cost",
+    "OutputBins": "explorer.io.bins",
     # motifs
     "MotifDatabase": "explorer.motifs.databases",
     "jaspar": "explorer.motifs.databases",

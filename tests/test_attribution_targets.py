@@ -188,3 +188,42 @@ def test_target_choices_spell_every_target_default_first():
     for choice in choices:  # each resolves to a distinct target
         resolve_target(model, choice, length=40)
     assert len({resolve_target(model, c, length=40).name for c in choices}) == 3
+
+
+def test_contrast_of_two_tasks_is_their_difference(cnn):
+    from explorer.attribution.targets import TargetSum, contrast_choices
+
+    x = torch.rand(3, 4, 200)
+    y = cnn(x)
+    contrast = resolve_target(cnn, "CTCF - SPI1")
+    assert isinstance(contrast, TargetSum) and contrast.name == "CTCF - SPI1"
+    torch.testing.assert_close(contrast(y), y[:, 0] - y[:, 1])
+    assert resolve_target(cnn, contrast) is contrast
+    assert contrast_choices(cnn) == ["CTCF - SPI1", "SPI1 - CTCF"]
+    with pytest.raises(ValueError, match=r"subtracts a target from itself"):
+        resolve_target(cnn, "CTCF - ctcf")
+    with pytest.raises(ValueError, match=r"unknown target 'NRF1'"):
+        resolve_target(cnn, "CTCF - NRF1")
+    with pytest.raises(ValueError, match=r"two targets with ' - ' between them"):
+        resolve_target(cnn, "CTCF - SPI1 - CTCF")
+
+
+def test_contrast_maps_are_differences_of_maps(cnn):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (200,), generator=gen), 4).T.float()
+    for method in ("saliency", "ism"):
+        both = ex.attribute(cnn, x, method=method, target="CTCF - SPI1", cache=False)
+        a = ex.attribute(cnn, x, method=method, target="CTCF", cache=False)
+        b = ex.attribute(cnn, x, method=method, target="SPI1", cache=False)
+        scale = float((a.values - b.values).abs().max())
+        assert scale > 0 and both.target == "CTCF - SPI1"
+        torch.testing.assert_close(both.values, a.values - b.values, atol=1e-5 * scale, rtol=1e-4)
+
+
+def test_a_targets_own_name_resolves_back_to_it():
+    model = ExplorerModel(ProfileModel(), {"tasks": ["plus", "minus"], "min_length": 50})
+    t = resolve_target(model, "minus", window=(3, 9), reduce="mean", length=100)
+    assert t.name == "minus mean[3:9]"
+    assert resolve_target(model, t.name, length=100) == t
+    both = resolve_target(model, "plus sum[0:5] - minus sum[0:5]", length=100)
+    assert [term.window for _w, term in both.terms] == [(0, 5), (0, 5)]

@@ -322,15 +322,29 @@ def test_upload_a_cardless_tuple_output_model(own_state, tmp_path):
     assert saved.is_file() and s.upload_dir.resolve() in s.roots
     assert s.upload_dir.parent.name == "uploads"
     # the targets come from ex.target_choices: the counts head (named by position) first, then
-    # the profile's channels
-    assert s.param.task.objects == ex.target_choices(s.model) and s.task == "output 1"
-    assert len(s.param.task.objects) == 3 and s.model.tasks == []
+    # the profile's channels, then the contrasts between those channels
+    assert s.param.task.objects == ex.target_choices(s.model) + ex.contrast_choices(s.model) and s.task == "output 1"
+    assert len(s.param.task.objects) == 5 and s.model.tasks == []
+    assert all(" - " in t for t in s.param.task.objects[3:])
     assert "output 1" in s.model_summary and "profile" in s.model_summary
     assert s.message_kind == "success" and "tuple of 2 heads" in s.message
     assert s.predictions is not None and "output 1" in s.predictions  # the overview scores the default head
     s.region = str(s.locus.subregion(s.locus.start + 500, s.locus.start + 700).region)
     res = s.compute("ism", with_motifs=False)
     assert res.values.shape == (4, 200) and "output 1" in res.target
+
+
+def test_contrasts_of_the_sample_tasks_are_offered_and_computed(own_state):
+    s = own_state
+    assert s.param.task.objects[-2:] == ["CTCF - SPI1", "SPI1 - CTCF"]
+    s.region = str(s.locus.subregion(s.locus.start + 500, s.locus.start + 700).region)
+    s.task = "CTCF - SPI1"
+    res = s.compute("saliency", with_motifs=False)
+    a = ex.attribute(s.model, s.window, method="saliency", target="CTCF", cache=False)
+    b = ex.attribute(s.model, s.window, method="saliency", target="SPI1", cache=False)
+    assert res.target == "CTCF - SPI1"
+    torch.testing.assert_close(res.values, a.values - b.values, atol=1e-5 * float((a.values - b.values).abs().max()),
+                               rtol=1e-4)
 
 
 def test_corrections_reload_the_model_and_save_its_card(own_state, tmp_path):

@@ -13,6 +13,7 @@ from torch import nn
 from explorer.attribution import cache as _cache
 from explorer.attribution.context import model_input_span
 from explorer.attribution.device import default_batch_size, run_in_batches
+from explorer.attribution.cost import check_ism_cost
 from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.fast_ism import fast_ism, progressive_ism
 from explorer.attribution.ism import center_ism, ism
@@ -30,7 +31,7 @@ __all__ = ["attribute", "predict", "Cancelled", "METHODS", "LM_METHODS", "method
 
 #: method -> its options and their defaults (anything else is an error, to catch typos)
 METHODS: dict[str, dict[str, Any]] = {
-    "ism": {"batch_size": None, "fast": "auto", "ism_centered": False},
+    "ism": {"batch_size": None, "fast": "auto", "ism_centered": False, "max_mutants": None},
     "ig": {"baseline": "shuffle", "n_shuffles": 5, "n_steps": DEFAULT_STEPS, "method": ADAPTIVE,
            "internal_batch_size": None, "random_state": 0, "tolerance": 0.01, "max_steps": 256},
     "deeplift_shap": {"n_shuffles": 20, "random_state": 0, "batch_size": None, "head_rule": "auto",
@@ -50,7 +51,7 @@ def methods_for(model: nn.Module) -> list[str]:
 
 
 #: options that do not change the numbers (left out of the cache key)
-_NOT_IN_KEY = {"batch_size", "internal_batch_size"}
+_NOT_IN_KEY = {"batch_size", "internal_batch_size", "max_mutants"}
 #: target options accepted by attribute (passed to resolve_target)
 _TARGET_OPTIONS = ("reduce", "window", "output")
 
@@ -91,10 +92,18 @@ def _options(method: str, options: dict, table: dict | None = None, kind: str = 
     return {**allowed, **options}
 
 
+def _fast_choice(model, fast):
+    """``fast`` as asked, except ``"auto"`` is plain ISM for a model whose card says fast ISM
+    cannot apply (``"fast_ism": false``: attention over the whole input, as in an Enformer)."""
+    if fast == "auto" and (getattr(model, "card", None) or {}).get("fast_ism") is False:
+        return False
+    return fast
+
+
 def _run_ism(model, x, target, start, end, opts, progress) -> tuple[torch.Tensor, Diagnostics]:
     """ISM of ``[start, end)``, fast or plain as ``opts["fast"]`` says (:func:`run_with_fallback`)."""
     res = run_with_fallback(
-        opts["fast"],
+        _fast_choice(model, opts["fast"]),
         run_fast=lambda: fast_ism(model, x, target, start, end, progress=progress),
         run_plain=lambda: ism(model, x, target, start, end, batch_size=opts["batch_size"], progress=progress))
     return res.values, res.diagnostics
@@ -104,7 +113,7 @@ def _run_ism_progressive(model, x, target, start, end, opts, progress, on_chunk,
                          ) -> tuple[torch.Tensor, Diagnostics]:
     """ISM chunk by chunk (the view first), reporting each chunk; same numbers as :func:`_run_ism`."""
     check_fast(opts["fast"])
-    if opts["fast"] is False:
+    if _fast_choice(model, opts["fast"]) is False:
         return _run_ism(model, x, target, start, end, opts, progress)
     view = view if view is not None else (start, min(end, start + 400))
     chunk = max(200, (end - start) // 4)
@@ -189,7 +198,10 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
         Per method (defaults in :data:`METHODS`). ISM: ``batch_size``, ``fast``
         (``"auto"``: receptive-field-local ISM when the model declares its structure),
         ``ism_centered`` (return the mean-centred "hypothetical" map, see
-        :func:`~explorer.attribution.ism.center_ism`). IG: ``baseline`` ("shuffle",
+        :func:`~explorer.attribution.ism.center_ism`), ``max_mutants`` (refuse a window
+        needing more model runs: default the card's ``ism_max_mutants``, e.g. 300 for an
+        Enformer, else no limit; :func:`~explorer.attribution.cost.ism_cost` says the cost
+        before a run). IG: ``baseline`` ("shuffle",
         "zeros", "uniform"), ``n_shuffles``, ``n_steps``, ``method``
         ("adaptive_trapezoid" or one of captum's rules, e.g. "gausslegendre"),
         ``internal_batch_size``, ``random_state``, ``tolerance``, ``max_steps``.
@@ -209,7 +221,9 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     ------
     ValueError
         Wrong input shape, sequence shorter than the model accepts, empty or out-of-range
-        window, unknown target/method/option. The message names the rule and the value.
+        window, unknown target/method/option, an ISM window past ``max_mutants``,
+        DeepLIFT/SHAP for a model whose card says why it has no rules
+        (``deeplift_unsupported``). The message names the rule and the value.
     Cancelled
         The progress callback returned False.
     ModelRunError
@@ -237,6 +251,12 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
     opts = _options(method, options)
     dev = resolve_device(model, device)
     progress = monotone(progress)
+
+    refused = (getattr(model, "card", None) or {}).get("deeplift_unsupported")
+    if method == "deeplift_shap" and refused:
+        raise ValueError(f"DeepLIFT/SHAP is not available for this model: {refused}")
+    if method == "ism":
+        check_ism_cost(model, start, end, length, opts["max_mutants"])
 
     with running_on(model, dev), explained_model_errors(f"computing the {method} map"):
         target_obj = resolve_target(model, target, length=length, **target_options)

@@ -90,6 +90,8 @@ class _Explained(nn.Module):
         self.reduction = _Reduce(target.reduce) if target.reduce is not None else None
 
     def forward(self, x):
+        if not isinstance(self.target, Target):  # a TargetSum (contrast, gene bins): linear in its terms
+            return self.target(self.body(x)).unsqueeze(1)
         head = self.target.select(self.body(x))
         if head.ndim == 2:
             return head[:, self.target.task_index].unsqueeze(1)

@@ -14,6 +14,7 @@ the model, so a mistake is reported before any long computation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -125,6 +126,84 @@ class Target:
                 "output": self.output}
 
 
+@dataclass(frozen=True)
+class TargetSum:
+    """A weighted sum of :class:`Target` values: a contrast or a gene's bins.
+
+    * a **contrast**, ``"CAGE:HepG2 - CAGE:K562"``: one output minus another, ``terms``
+      ``((1, a), (-1, b))``; which bases make a region specific to one cell type;
+    * a **gene target** (:func:`explorer.attribution.genes.gene_target`): a track summed over
+      the output bins of a gene's exons, one term per run of adjacent bins.
+
+    Called on a model output it returns ``sum(weight * target(y))``, shape ``(N,)``.
+
+    Attributes
+    ----------
+    name : str
+        In words (how it was typed, for a contrast).
+    terms : tuple of (float, Target)
+    """
+
+    name: str
+    terms: tuple[tuple[float, Target], ...]
+
+    def __call__(self, y: Any) -> torch.Tensor:
+        """Model output -> ``(N,)``."""
+        total = None
+        for weight, target in self.terms:
+            value = target(y) * weight
+            total = value if total is None else total + value
+        return total
+
+    @property
+    def reduce(self) -> str | None:
+        """The first non-linear reduction of the terms (DeepLIFT needs a rule for it), else
+        ``"sum"`` when a term reduces a window, else None."""
+        reductions = [t.reduce for _w, t in self.terms if t.reduce is not None]
+        return next((r for r in reductions if r != "sum"), "sum" if reductions else None)
+
+    @property
+    def per_position(self) -> bool:
+        return any(t.per_position for _w, t in self.terms)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly description (cache keys, result records)."""
+        return {"name": self.name, "terms": [[float(w), t.to_dict()] for w, t in self.terms]}
+
+
+#: `` - `` between two targets makes a contrast (spaces required: names may hold ``-``)
+CONTRAST = " - "
+_SUFFIX = re.compile(r"^(?P<label>.*\S)\s+(?P<reduce>" + "|".join(REDUCTIONS) + r")\[(?P<start>\d+):(?P<end>\d+)\]$")
+
+
+def _split_suffix(text: str) -> tuple[str, str | None, tuple[int, int] | None]:
+    """``"CAGE:HepG2 sum[3:5]"`` -> ``("CAGE:HepG2", "sum", (3, 5))``: a target's own name
+    (:attr:`Target.name`) resolves back to it."""
+    match = _SUFFIX.match(text.strip())
+    if match is None:
+        return text, None, None
+    return match["label"], match["reduce"], (int(match["start"]), int(match["end"]))
+
+
+def resolve_contrast(model: nn.Module, text: str, **options) -> TargetSum:
+    """``"A - B"`` -> the contrast ``A`` minus ``B``, each side resolved by :func:`resolve_target`
+    with the same ``options`` (window, reduce, output, length, example_output).
+
+    Raises
+    ------
+    ValueError
+        Not two sides, the same target twice, or a side the model does not have (its own message).
+    """
+    sides = [p.strip() for p in text.split(CONTRAST)]
+    if len(sides) != 2 or not all(sides):
+        raise ValueError(f"a contrast is two targets with ' - ' between them, e.g. 'CAGE:HepG2 - CAGE:K562'; got "
+                         f"{text!r}")
+    a, b = (resolve_target(model, side, **options) for side in sides)
+    if a == b:
+        raise ValueError(f"the contrast {text!r} subtracts a target from itself (always 0); choose two outputs")
+    return TargetSum(name=f"{a.name}{CONTRAST}{b.name}", terms=((1.0, a), (-1.0, b)))
+
+
 def reduce_window(values: torch.Tensor, reduce: str) -> torch.Tensor:
     """Reduce ``(N, w)`` to ``(N,)`` with one of :data:`REDUCTIONS`."""
     if reduce == "sum":
@@ -170,9 +249,15 @@ def probe_length(model: nn.Module) -> int:
 def probe_output(model: nn.Module, length: int | None = None) -> Any:
     """Run the model once on an all-zero ``(1, 4, length)`` input (eval mode, no gradients).
 
-    Every submodule's training flag is restored after.
+    Every submodule's training flag is restored after. A model whose card declares its
+    binned output (``output_bins`` and ``tasks``: an Enformer or Borzoi, where one run takes
+    seconds) is not run: the result is zeros of the declared shape ``(1, tasks, bins)``.
     """
     length = int(length or probe_length(model))
+    card = getattr(model, "card", None) or {}
+    tasks = model_tasks(model)
+    if card.get("output_bins") and tasks and length == int(card.get("input_length") or length):
+        return torch.zeros(1, len(tasks), int(card["output_bins"]["count"]))
     with running_on(model), torch.no_grad():
         return model(torch.zeros(1, 4, length, device=model_device(model)))
 
@@ -337,7 +422,7 @@ def _listing(heads: list[Head], shapes: str) -> str:
     return f"heads {'; '.join(parts)} (output shapes {shapes})"
 
 
-def resolve_target(model: nn.Module, target: str | int | Target | None = None, *,
+def resolve_target(model: nn.Module, target: str | int | Target | TargetSum | None = None, *,
                    reduce: str = "sum", window: Sequence[int] | None = None,
                    output: int | str | None = None, length: int | None = None,
                    example_output: Any = None) -> Target:
@@ -348,8 +433,12 @@ def resolve_target(model: nn.Module, target: str | int | Target | None = None, *
     model : nn.Module
         An :class:`~explorer.io.models.ExplorerModel` (task and head names from its card) or
         any module taking one-hot ``(N, 4, L)`` input (tasks are then ``"task 0"``, ...).
-    target : str, int, Target or None
-        A task (channel) name (case-insensitive); a head name (``"counts"``), which needs
+    target : str, int, Target, TargetSum or None
+        Two targets with ``" - "`` between them make a contrast (``"CAGE:HepG2 - CAGE:K562"``,
+        ``"CTCF - SPI1"``: :func:`resolve_contrast`); a target's own name
+        (``"profile:0 sum[400:600]"``) resolves back to it; an alias from the card's
+        ``track_aliases`` (an ENCODE identifier) names its track. Otherwise:
+        a task (channel) name (case-insensitive); a head name (``"counts"``), which needs
         no channel when the head has one; ``"head:channel"`` (``"profile:1"``,
         ``"output 1:0"``); a channel index of the default head (negative counts from the
         end); an existing :class:`Target` (checked and returned); or None when the default
@@ -373,7 +462,9 @@ def resolve_target(model: nn.Module, target: str | int | Target | None = None, *
 
     Returns
     -------
-    Target
+    Target or TargetSum
+        Per-position heads without ``window``: the card's ``default_window`` (an Enformer's or
+        Borzoi's central bins) where it has one, else the whole profile.
 
     Raises
     ------
@@ -383,6 +474,14 @@ def resolve_target(model: nn.Module, target: str | int | Target | None = None, *
         an output index out of range. Messages list the model's heads, tasks and shapes.
     """
     y = example_output if example_output is not None else probe_output(model, length)
+    if isinstance(target, TargetSum):
+        target(y)  # checked against the output: raises with the term's own message
+        return target
+    if isinstance(target, str) and CONTRAST in target:
+        return resolve_contrast(model, target, reduce=reduce, window=window, output=output, example_output=y)
+    if isinstance(target, str):
+        target, found_reduce, found_window = _split_suffix(target)
+        reduce, window = found_reduce or reduce, window if window is not None else found_window
     shapes = describe_output(y)
     heads = output_heads(model, y)
     listing = _listing(heads, shapes)
@@ -430,6 +529,7 @@ def resolve_target(model: nn.Module, target: str | int | Target | None = None, *
             raise ValueError(f"target index {index} is out of range for {n} outputs; the model has {listing}")
         index %= n
     elif isinstance(target, str):
+        target = track_alias(model, target)
         if head is not None:  # the head is chosen: the target names a channel of it
             names = [c.lower() for c in head.channels]
             key = target.strip().lower()
@@ -471,6 +571,8 @@ def resolve_target(model: nn.Module, target: str | int | Target | None = None, *
         raise ValueError(f"reduce must be one of {REDUCTIONS}; got {reduce!r}")
     l_out = int(head.shape[-1])
     if window is None:
+        window = card_window(model, l_out)
+    if window is None:
         start, end = 0, l_out
     else:
         try:
@@ -485,6 +587,50 @@ def resolve_target(model: nn.Module, target: str | int | Target | None = None, *
                              f"positions (shape {shapes}); use 0 <= start < end <= {l_out}")
     return Target(name=f"{label} {reduce}[{start}:{end}]", task_index=index, reduce=reduce,
                   window=(start, end), output=out_index, tasks=tuple(names))
+
+
+def contrast_choices(model: nn.Module, length: int | None = None, most: int = 4) -> list[str]:
+    """Contrasts ``"A - B"`` between the channels of each head that has 2 to ``most`` of them
+    (both orders), for a menu beside the single targets; a model with more channels (an
+    Enformer's 5,313 tracks) gets none here: type the contrast instead.
+
+    Parameters
+    ----------
+    model : nn.Module
+    length : int, optional
+        Input length for the one probe run.
+    most : int
+        The most channels a head may have for its contrasts to be listed.
+
+    Returns
+    -------
+    list of str
+        Each resolves with :func:`resolve_target`.
+    """
+    heads = output_heads(model, probe_output(model, length))
+    out = []
+    for h in heads:
+        if 2 <= len(h.channels) <= most:
+            names = [_spelling(h, c) for c in range(len(h.channels))]
+            out.extend(f"{a}{CONTRAST}{b}" for a in names for b in names if a != b)
+    return out
+
+
+def card_window(model: nn.Module, l_out: int) -> tuple[int, int] | None:
+    """The card's ``default_window`` (output bins, e.g. an Enformer's central bins) when it fits
+    an output of ``l_out`` positions, else None (the whole profile)."""
+    window = (getattr(model, "card", None) or {}).get("default_window")
+    if window and 0 <= int(window[0]) < int(window[1]) <= l_out:
+        return int(window[0]), int(window[1])
+    return None
+
+
+def track_alias(model: nn.Module, text: str) -> str:
+    """The task name that ``text`` is an alias of (the card's ``track_aliases``, e.g. an
+    ENCODE identifier for a track named by its description), else ``text``."""
+    aliases = (getattr(model, "card", None) or {}).get("track_aliases") or {}
+    key = text.strip()
+    return str(aliases.get(key, aliases.get(key.upper(), text)))
 
 
 def target_choices(model: nn.Module, length: int | None = None) -> list[str]:

@@ -36,6 +36,13 @@ A model card is a plain dict. Keys the explorer reads:
 ``receptive_field`` (int, optional), ``structure`` (dict, optional)
     What fast, receptive-field-local ISM needs; the format is documented in
     :mod:`explorer.attribution.structure`.
+``output_bins`` (dict, optional), ``default_window`` (``[start, end]`` bins, optional)
+    Binned outputs (Enformer, Borzoi): ``{"size", "offset", "count"}`` in bases of the input
+    (:mod:`explorer.io.bins`); the bins a profile target reads by default.
+``track_aliases`` (dict, optional)
+    Other names of tasks (an ENCODE identifier -> the track's description).
+``ism_max_mutants`` (int, optional), ``deeplift_unsupported`` (str, optional)
+    The ISM refusal limit (:mod:`explorer.attribution.cost`); why DeepLIFT/SHAP is refused.
 Anything else (training data, split, metrics, provenance) is kept and shown.
 
 Nothing of the card is required: :func:`load_model` runs the model to find its input
@@ -59,6 +66,7 @@ from torch import nn
 import explorer.nets  # noqa: F401 - the shipped networks register themselves in the registry
 from explorer.io import hf_lm
 from explorer.io import bpnetlite  # recognises bpnet-lite models; imports bpnetlite only to build one
+from explorer.io import longcontext  # recognises Enformer/Borzoi folders; imports their packages only to build one
 from explorer.io.cards import read_card, save_card
 from explorer.io.probing import ModelFacts, NoLengthFits, batch_dependence, inspect_model, model_error_text
 from explorer.io.registry import ARCHITECTURES
@@ -177,7 +185,8 @@ class ExplorerModel(nn.Module):
             )
 
     def __repr__(self) -> str:
-        return (f"ExplorerModel(name={self.name!r}, tasks={self.tasks}, kind={self.kind!r}, "
+        tasks = self.tasks if len(self.tasks) <= 8 else [*self.tasks[:4], f"... {len(self.tasks):,} in all"]
+        return (f"ExplorerModel(name={self.name!r}, tasks={tasks}, kind={self.kind!r}, "
                 f"min_length={self.min_length}, input_length={self.input_length})")
 
 
@@ -249,6 +258,7 @@ def load_model(
     input_length: int | None = None,
     card: dict | None = None,
     check_output: bool = True,
+    targets: str | Path | None = None,
 ) -> ExplorerModel:
     """Load a model file with nothing but its path; find what its card does not say.
 
@@ -256,8 +266,9 @@ def load_model(
     ----------
     path : str or Path
         A TorchScript file (scripted or traced), a checkpoint written by
-        :func:`save_checkpoint`, (with ``trusted=True``) a full pickle of a module, or a
-        local Hugging Face masked-LM folder (:mod:`explorer.io.hf_lm`; needs the ``hf`` extra).
+        :func:`save_checkpoint`, (with ``trusted=True``) a full pickle of a module, a
+        local Hugging Face masked-LM folder (:mod:`explorer.io.hf_lm`; needs the ``hf`` extra),
+        or an Enformer/Borzoi folder (``config.json`` + weights, :mod:`explorer.io.longcontext`).
     trusted : bool
         Allow a full pickle (``torch.save(model)``), which can run arbitrary code when read.
         Only for files whose source you trust.
@@ -277,7 +288,11 @@ def load_model(
         words ``model.report``. A model whose output for a sequence depends on the other
         sequences of its batch, or changes from run to run, is loaded with a ``UserWarning``
         (also in ``model.facts.warnings`` and the report), since its maps would change with
-        the batch size (:func:`explorer.io.probing.batch_dependence`).
+        the batch size (:func:`explorer.io.probing.batch_dependence`). An Enformer/Borzoi
+        folder is not run: its config says all of it.
+    targets : str or Path, optional
+        Enformer/Borzoi: the basenji targets table naming the tracks (default: a
+        ``targets.txt`` in the folder or beside it).
 
     Returns
     -------
@@ -296,19 +311,17 @@ def load_model(
         its output.
     """
     path = Path(path)
+    # both kinds of folder hold a config.json: the long-context models are recognised by its contents
+    if path.is_dir() and longcontext.recognise_folder(path):
+        return _load_folder(path, device=device, card=card, tasks=tasks, input_length=input_length, targets=targets)
     if hf_lm.is_hf_folder(path):
         return _load_hf_folder(path, device, card, check_output)
     if path.is_dir():
-        raise ModelLoadError(f"{path.name} is a folder, not a model file; choose the model file inside it")
+        raise ModelLoadError(f"{path.name} is a folder, not a model file (nor an Enformer/Borzoi folder with its "
+                             f"config.json); choose the model file inside it")
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path.name}")
-    try:
-        device = torch.device(device) if device is not None else default_device()
-    except (RuntimeError, TypeError) as exc:
-        raise ModelLoadError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError(f"device {str(device)!r} was asked for, but this machine has no CUDA device "
-                             f"(or PyTorch was built without CUDA); use device='cpu'")
+    device = _device(device)
     overrides = dict(card or {})
     for key, value in (("tasks", tasks), ("heads", heads), ("input_length", input_length)):
         if value is not None:
@@ -328,9 +341,35 @@ def _load_hf_folder(path: Path, device, card: dict | None, check_output: bool) -
         net, hf_card = hf_lm.load_hf_masked_lm(path)
     except (ImportError, ValueError) as exc:
         raise ModelLoadError(str(exc)) from None
-    dev = torch.device(device) if device is not None else default_device()
-    return build_model(net, hf_card, dict(card or {}), source=str(path), kind="huggingface", device=dev,
+    return build_model(net, hf_card, dict(card or {}), source=str(path), kind="huggingface", device=_device(device),
                        check_output=check_output)
+
+
+def _load_folder(path: Path, *, device, card: dict | None, tasks, input_length, targets) -> ExplorerModel:
+    """An Enformer/Borzoi folder as an :class:`ExplorerModel` (see :mod:`explorer.io.longcontext`)."""
+    overrides = dict(card or {})
+    if input_length is not None:
+        overrides["input_length"] = overrides["min_length"] = int(input_length)
+    try:
+        net, found, kind = longcontext.load_folder(path, targets=targets, card=overrides)
+    except (ValueError, ImportError, FileNotFoundError) as exc:
+        raise ModelLoadError(str(exc)) from None
+    if tasks is not None:
+        overrides["tasks"] = list(tasks)
+    device = _device(device)
+    return build_model(net, found, overrides, source=str(path), kind=kind, device=device, check_output=False)
+
+
+def _device(device) -> torch.device:
+    """The device asked for (default :func:`default_device`), checked to exist."""
+    try:
+        device = torch.device(device) if device is not None else default_device()
+    except (RuntimeError, TypeError) as exc:
+        raise ModelLoadError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {str(device)!r} was asked for, but this machine has no CUDA device "
+                             f"(or PyTorch was built without CUDA); use device='cpu'")
+    return device
 
 
 def build_model(net: nn.Module, file_card: dict, overrides: dict | None = None, *, source: str = "<module>",

@@ -385,7 +385,9 @@ class ExplorerState(param.Parameterized):
             return False
         region, note = self._window_for_model(model)
         task = self.task if self.task in targets else targets[0]
-        self.param.task.objects = list(targets)
+        # contrasts ("CTCF - SPI1") beside the single tasks, for heads with a few channels
+        self.param.task.objects = list(targets) + ([] if ex.methods_for(model) == list(ex.LM_METHODS)
+                                                   else ex.contrast_choices(model))
         choices = method_choices(model)
         self.param.method.objects = choices
         if self.method not in choices.values():
