@@ -58,12 +58,17 @@ def ranked_regions(out: str | Path, by: str = "score") -> pd.DataFrame:
     if not path.is_file():
         raise ValueError(f"{out} has no regions.tsv yet: the run has not finished; run the same command again "
                          f"to finish it")
-    table = pd.read_csv(path, sep="\t", keep_default_na=False, na_values={"score": [""]},
-                        dtype={"name": str, "chrom": str, "reason": str})
+    table = read_regions_tsv(path)
     table["failed"] = table["status"] == "failed"
     keys = ["failed", by] + (["score"] if by != "score" else [])
     table = table.sort_values(keys, ascending=[True] + [False] * (len(keys) - 1), kind="stable")
     return table.drop(columns="failed").reset_index(drop=True)
+
+
+def read_regions_tsv(path: str | Path) -> pd.DataFrame:
+    """``regions.tsv`` as written (names and reasons as text; an empty score is NaN)."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values={"score": [""], "seconds": [""]},
+                       dtype={"name": str, "chrom": str, "reason": str, "status": str})
 
 
 def per_base(method: str, values: np.ndarray, ohe: np.ndarray, options: dict) -> np.ndarray:

@@ -17,6 +17,7 @@ import pandas as pd
 from explorer.batch.executors import default_workers, executor
 from explorer.batch.outputs import assemble
 from explorer.batch.regions import read_regions
+from explorer.batch.results import read_regions_tsv
 from explorer.batch.shards import read_shard, shard_path
 from explorer.batch.work import AttributionJob, attribute_shard, load_job_model
 from explorer.io.cachefiles import atomic_write
@@ -204,8 +205,7 @@ def run_attribution(model: str | Path, genome: str | Path, regions, out: str | P
         bar.close()
     summary = pd.concat(summaries, ignore_index=True).sort_values("index", kind="stable")
     assemble(out, table, summary, shard_size, length, method, options)
-    result = BatchResult(out=out, regions=pd.read_csv(out / "regions.tsv", sep="\t", keep_default_na=False,
-                                                      dtype={"name": str, "chrom": str, "reason": str}))
+    result = BatchResult(out=out, regions=read_regions_tsv(out / "regions.tsv"))
     announce(f"{len(table)} regions: " + ", ".join(f"{v} {k}" for k, v in result.counts.items()) + f"; files in {out}")
     return result
 
