@@ -69,6 +69,12 @@ WINDOWS = [(29_400 + 150 * k, 29_600 + 150 * k, f"w{k}") for k in range(24)] + [
 
 
 @pytest.fixture(scope="module")
+def refs(model, whole):
+    """Serial saliency of the 24 computable windows (computed once)."""
+    return [serial(model, whole, s, e, "saliency") for s, e, _ in WINDOWS[:24]]
+
+
+@pytest.fixture(scope="module")
 def cluster():
     from dask.distributed import LocalCluster
 
@@ -88,7 +94,7 @@ def bulk(tmp_path_factory, cluster):
     return out, result
 
 
-def test_cluster_maps_equal_serial_attribute(bulk, model, whole):
+def test_cluster_maps_equal_serial_attribute(bulk, refs):
     out, result = bulk
     ohe = np.load(out / "ohe.npz")["arr_0"]
     attr = np.load(out / "attr.npz")["arr_0"]
@@ -96,8 +102,7 @@ def test_cluster_maps_equal_serial_attribute(bulk, model, whole):
     table = result.regions
     assert list(table["name"]) == [w[2] for w in WINDOWS]
     assert (table["status"][:24] == "computed").all()
-    for k, (s, e, _) in enumerate(WINDOWS[:24]):
-        ref = serial(model, whole, s, e, "saliency")
+    for k, ((s, e, _), ref) in enumerate(zip(WINDOWS, refs)):
         scale = float(ref.values.abs().max())
         np.testing.assert_allclose(attr[k], ref.values.numpy(), rtol=0, atol=1e-5 * scale)
         np.testing.assert_array_equal(ohe[k], ref.one_hot.numpy())
@@ -116,13 +121,13 @@ def test_failed_region_is_recorded_not_fatal(bulk):
         region_attribution(out, 24)
 
 
-def test_bigwig_reads_back_per_base_contribution(bulk, model, whole):
+def test_bigwig_reads_back_per_base_contribution(bulk, refs):
     import pyBigWig
 
     out, _ = bulk
     expected = {}
-    for s, e, _ in WINDOWS[:24]:  # overlaps: the first region (by start) covering a base gives it
-        per_base = serial(model, whole, s, e, "saliency").per_base
+    for (s, e, _), ref in zip(WINDOWS, refs):  # overlaps: the first region (by start) covering a base gives it
+        per_base = ref.per_base
         for i in range(s, e):
             expected.setdefault(i, per_base[i - s])
     bw = pyBigWig.open(str(out / "attr.bw"))
@@ -137,12 +142,12 @@ def test_bigwig_reads_back_per_base_contribution(bulk, model, whole):
         bw.close()
 
 
-def test_seqlets_bed_equals_call_seqlets(bulk, model, whole):
+def test_seqlets_bed_equals_call_seqlets(bulk, refs):
     out, result = bulk
     bed = pd.read_csv(out / "seqlets.bed", sep="\t")
     assert list(bed.columns)[:6] == ["#chrom", "start", "end", "name", "score", "strand"]
-    for k, (s, e, _) in enumerate(WINDOWS[:24]):
-        want = ex.call_seqlets(serial(model, whole, s, e, "saliency"))
+    for k, ref in enumerate(refs):
+        want = ex.call_seqlets(ref)
         got = bed[bed["region"] == k]
         assert len(got) == len(want) == result.regions["n_seqlets"][k]
         assert sorted(zip(got["start"], got["end"])) == sorted(zip(want["genome_start"], want["genome_end"]))
@@ -160,12 +165,13 @@ def test_ranked_regions_best_first(bulk):
         ranked_regions(out, "p_value")
 
 
-def test_ism_on_a_local_cluster_with_motifs(tmp_path, model, whole):
-    """ISM on 3 windows, 2 worker processes started by the run; seqlets matched to a MEME file."""
+@pytest.mark.slow
+def test_ism_on_the_cluster_with_motifs(tmp_path, model, whole, cluster):
+    """ISM on 3 windows on the 2-process cluster; seqlets matched to a MEME file."""
     rows = [(30_100, 30_300, "site"), (30_300, 30_500, "right"), (29_900, 30_100, "left")]
     meme = write_meme(tmp_path / "motifs.meme")
     result = run_attribution(MODEL, GENOME, write_bed(tmp_path / "r.bed", rows), tmp_path / "out", "ism", "CTCF",
-                             workers=2, shard_size=2, motifs=meme, progress=False)
+                             scheduler=cluster.scheduler_address, shard_size=2, motifs=meme, progress=False)
     assert result.counts == {"computed": 3}
     attr = np.load(tmp_path / "out" / "attr.npz")["arr_0"]
     database = ex.read_meme(meme)
@@ -184,6 +190,7 @@ def test_ism_on_a_local_cluster_with_motifs(tmp_path, model, whole):
     assert site["name"] == "CTCF_site" and site["start"] < 30_218 and site["end"] > 30_199
 
 
+@pytest.mark.slow
 def test_killed_run_is_resumed(tmp_path, model, whole):
     rows = [(29_000 + 100 * k, 29_200 + 100 * k, f"w{k}") for k in range(30)]
     bed = write_bed(tmp_path / "r.bed", rows)
@@ -241,10 +248,13 @@ def test_cli_refuses_bad_input_in_words(tmp_path, capsys):
     assert "holds no regions" in capsys.readouterr().err
 
 
-def test_width_recentres_regions(tmp_path, model, whole):
+def test_width_recentres_regions_on_a_local_cluster_of_threads(tmp_path, model, whole):
+    """``--width``, and the run's own local cluster (``workers=2``; threads, to start fast)."""
     bed = write_bed(tmp_path / "r.bed", [(30_150, 30_250, "a"), (30_000, 30_500, "b")])
-    result = run_attribution(MODEL, GENOME, bed, tmp_path / "out", "saliency", "CTCF", width=300, workers=1,
-                             motifs=None, progress=False)
+    lines = []
+    result = run_attribution(MODEL, GENOME, bed, tmp_path / "out", "saliency", "CTCF", width=300, workers=2,
+                             processes=False, shard_size=1, motifs=None, progress=False, announce=lines.append)
+    assert lines[0].startswith("Dask dashboard: http")
     assert list(zip(result.regions["start"], result.regions["end"])) == [(30_050, 30_350), (30_100, 30_400)]
     ref = serial(model, whole, 30_100, 30_400, "saliency")
     np.testing.assert_allclose(np.load(tmp_path / "out" / "attr.npz")["arr_0"][1], ref.values.numpy(), rtol=0,
