@@ -112,3 +112,23 @@ def region_attribution(out: str | Path, index: int):
                        one_hot=torch.from_numpy(arrays["ohe"][j].astype(np.float32)), method=manifest["method"],
                        target=str(manifest["target_name"]), start=0, chrom=region[0], genome_start=int(region[1]),
                        options=dict(manifest["options"]), seconds=float(arrays["seconds"][j]))
+
+
+def region_request(out: str | Path, index: int) -> dict:
+    """What the app needs to open region ``index`` of a run in its usual views.
+
+    Returns
+    -------
+    dict
+        ``model`` and ``genome`` (the run's files), ``region`` (1-based inclusive
+        ``chrom:start-end``, as the app's region box takes it), ``method`` and ``target``.
+    """
+    from explorer.io.loci import Region
+
+    manifest = read_manifest(out)
+    n = int(manifest["n_regions"])
+    if not 0 <= int(index) < n:
+        raise ValueError(f"region index must be between 0 and {n - 1}; got {index}")
+    chrom, start, end = manifest["regions"][int(index)]
+    return {"model": manifest["model"], "genome": manifest["genome"], "region": str(Region(chrom, int(start), int(end))),
+            "method": manifest["method"], "target": manifest["target_name"]}
