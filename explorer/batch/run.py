@@ -181,6 +181,8 @@ def run_attribution(model: str | Path, genome: str | Path, regions, out: str | P
     }
     write_manifest(out, manifest)
 
+    for stale in (out / "shards").glob("*.tmp"):  # left by a killed run: never a whole shard
+        stale.unlink(missing_ok=True)
     shards = [table.iloc[k:k + shard_size] for k in range(0, len(table), shard_size)]
     summaries, todo = [], []
     for k, rows in enumerate(shards):
