@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first: the CPU build (a plain `torch` would pull a CUDA build of several GB).
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,hf]'
+	$(PY) -m pip install -q -e '.[test,hf,batch,modisco]'
 	# the extra 'bpnet' (bpnet-lite models), without its dependencies: macs3 has no wheel for
 	# Python 3.11 (it would be compiled), and bam2bw, modisco, seaborn are not needed to load models.
 	$(PY) -m pip install -q --no-deps bpnet-lite==1.1.0 h5py

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from torch import nn
 
 from explorer.attribution.diagnostics import Diagnostics
 from explorer.attribution.result import Attribution
-from explorer.io.cachefiles import cache_root
+from explorer.io.cachefiles import atomic_write as _atomic_write, cache_root
 
 #: bump when the stored numbers would change for the same key
 CACHE_VERSION = 1
@@ -123,17 +121,3 @@ def save(key: str, result: Attribution) -> Path | None:
         return folder / f"{key}.npz"
     except OSError:
         return None
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

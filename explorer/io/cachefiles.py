@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
-__all__ = ["cache_root", "file_key", "derived_path"]
+__all__ = ["cache_root", "file_key", "derived_path", "atomic_write"]
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def cache_root() -> Path:
@@ -32,3 +36,22 @@ def file_key(path: str | Path) -> str:
 def derived_path(kind: str, path: str | Path, suffix: str) -> Path:
     """``<cache>/<kind>/<stem>-<file_key><suffix>``: where a file derived from ``path`` goes."""
     return cache_root() / kind / f"{Path(path).name}-{file_key(path)}{suffix}"
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Write ``path`` all at once: ``write(binary file)`` fills a temporary file beside it, then
+    ``os.replace`` puts it in place, so a reader (or a rerun after a kill) never sees half a file.
+    The temporary file is removed if ``write`` raises."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

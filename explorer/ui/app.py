@@ -81,10 +81,14 @@ class Explorer(pn.viewable.Viewer):
         Offer 'I trust this file' for full pickles. Default: what the server's operator set
         in ``$EXPLORER_ALLOW_PICKLES`` (off). In a notebook, ``allow_pickles=True`` is the
         user's own choice, as ``load_model(trusted=True)`` is.
+    results : str or Path, optional
+        Output folder of a batch run (``python -m explorer attribute --out DIR``): its
+        regions are listed, ranked, in the sidebar, and a click opens one
+        (:class:`explorer.ui.batch_list.BatchRegions`). The run's files must lie in ``roots``.
     """
 
     def __init__(self, model=None, locus=None, roots=None, autorun: bool = True, upload_limits=None,
-                 allow_pickles: bool | None = None, **params):
+                 allow_pickles: bool | None = None, results=None, **params):
         super().__init__(**params)
         pn.extension("tabulator", notifications=False)
         hv.extension("bokeh", logo=False)
@@ -96,6 +100,12 @@ class Explorer(pn.viewable.Viewer):
         self._bokeh_range = None
         self._range_stream = None
         self._build_widgets()
+        if results is not None:
+            from explorer.ui.batch_list import BatchRegions
+
+            self.batch_regions = BatchRegions(self.state, results)
+            self.sidebar.insert(1, pn.Card(self.batch_regions, title="Batch run: regions", collapsed=False,
+                                           sizing_mode="stretch_width"))
         self._build_views()
         self.state.param.watch(self._on_inputs_changed, ["window", "task", "method", "ig_baseline",
                                                          "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast"])
