@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.plots.tracks import (MAX_LOGO_POSITIONS, X_DIM, annotation_boxes, base_spikes,
-                                   ism_rectangles, logo_polygons, seqlet_boxes)
+                                   ism_rectangles, logo_polygons, position_ticks, seqlet_boxes)
 from explorer.plots.transforms import visible_indices
 
 TASK_COLORS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
@@ -42,7 +42,9 @@ def overview(locus, predictions: pd.DataFrame | None, window, tasks: list[str]) 
             if task in predictions:
                 layers.append(hv.Curve((centre, predictions[task].to_numpy()), X_DIM, hv.Dimension("score", label="Model score"),
                                        label=task).opts(color=TASK_COLORS[i % len(TASK_COLORS)], line_width=1.5,
-                                                        tools=["hover"]))
+                                                        tools=["hover"],
+                                                        hover_tooltips=[("task", task), ("window centre", "@position{0,0}"),
+                                                                        ("score", "@score{0.000}")]))
     curves = hv.Overlay(layers) if layers else hv.Curve([], X_DIM, "score")
     picker = None
     if predictions is not None and len(predictions):
@@ -56,12 +58,13 @@ def overview(locus, predictions: pd.DataFrame | None, window, tasks: list[str]) 
         curves = curves * hv.VSpan(window.start + 0.5, window.end + 0.5).opts(color="#7b3294", alpha=0.15)
     genes = annotation_boxes(locus.annotations, start, end)
     top = curves.opts(hv.opts.Overlay(
-        height=190, responsive=True, xlim=(start + 0.5, end + 0.5), legend_position="top_left",
+        height=190, responsive=True, xlim=(start + 0.5, end + 0.5), legend_position="right",
         title=f"Locus {locus.chrom}:{start + 1:,}-{end:,}: model score in sliding windows "
               f"(click or drag to choose the window)", show_grid=True,
-        xformatter="%d", toolbar="right"))
-    bottom = genes.opts(hv.opts.Overlay(height=110, responsive=True, xlim=(start + 0.5, end + 0.5), ylim=(-1.8, 1.3),
-                                        title="Genes, exons (dark) and repeats (grey)", toolbar=None))
+        xformatter=position_ticks(), toolbar="right"))
+    bottom = genes.opts(hv.opts.Overlay(height=130, responsive=True, xlim=(start + 0.5, end + 0.5),
+                                        xformatter=position_ticks(), ylabel="",
+                                        title="Genes (grey), exons (purple) and repeats (light grey)", toolbar=None))
     return Overview(top, bottom, picker)
 
 
@@ -101,6 +104,7 @@ def attribution_tracks(att, seqlets: pd.DataFrame | None, labels: list[str], x_r
     return (spikes * track * boxes).opts(
         hv.opts.Overlay(ylim=(-ymax * 1.1, ymax * 1.45), responsive=True, height=260, show_grid=False,
                         ylabel="Contribution", xlabel="Position (1-based)", tools=["xwheel_zoom", "xpan"],
+                        xformatter=position_ticks(),
                         default_tools=["save", "reset"], active_tools=["xwheel_zoom", "xpan"],
                         toolbar="right", xlim=tuple(x_range), framewise=True, title=title)
     )
@@ -129,7 +133,7 @@ def x_bounds_hook(att, min_interval: int = MIN_VIEW_BP):
 def ism_heatmap(ism) -> hv.Rectangles:
     """ISM heatmap of an ISM Attribution (rows A, C, G, T; x: 1-based positions)."""
     return ism_rectangles(ism.values.numpy(), ism.sequence, ism.genome_start + 1).opts(
-        responsive=True, height=210, xlabel="Position (1-based)", ylabel="Substituted base",
+        responsive=True, height=210, xlabel="Position (1-based)", ylabel="Substituted base", xformatter=position_ticks(),
         title="ISM: change in the target when each base is substituted (click a cell)", toolbar="right")
 
 
@@ -164,7 +168,8 @@ def refalt_logos(label: str, first_position: int, variant_offset: int, matrices:
         marker = hv.VSpan(centre - 0.5, centre + 0.5).opts(color="#7b3294", alpha=0.12)
         panels.append((logo_polygons(m, first_position + lo) * marker).opts(
             hv.opts.Overlay(title=f"{title}: {label}", height=170, responsive=True,
-                            ylim=(-ymax * 1.1, ymax * 1.1), ylabel="contribution", xlabel="Position (1-based)")))
+                            ylim=(-ymax * 1.1, ymax * 1.1), ylabel="Contribution", xlabel="Position (1-based)",
+                            xformatter=position_ticks())))
     return stacked(panels)
 
 
@@ -183,17 +188,21 @@ def measured_tracks(positions: np.ndarray, measured_mean: np.ndarray, ism_positi
     task : str
     """
     measured_mean = np.asarray(measured_mean, dtype=float)
-    track = hv.Spikes(pd.DataFrame({"position": np.asarray(positions), "measured": np.nan_to_num(measured_mean)}),
-                      X_DIM, "measured").opts(color="#444", line_width=2, responsive=True, height=150,
-                                              title="Measured effect (mean of substitutions, log2)",
-                                              tools=["hover"])
-    predicted = hv.Spikes(pd.DataFrame({"position": np.asarray(ism_positions), "ISM": np.asarray(ism_per_base, float)}),
-                          X_DIM, "ISM").opts(color="#7b3294", line_width=2, responsive=True, height=150,
-                                             title=f"Model: mean ISM effect ({task})", tools=["hover"])
     has = np.isfinite(measured_mean)
     shown = np.asarray(positions)[has] if has.any() else np.asarray(positions)
     xlim = (shown.min() - 5, shown.max() + 5)
-    return stacked([track.opts(xlim=xlim), predicted.opts(xlim=xlim)])
+    common = dict(line_width=2, responsive=True, height=170, xlim=xlim, xaxis="bottom", yaxis="left",
+                  xlabel="Position (1-based)", xformatter=position_ticks(), show_grid=True, tools=["hover"])
+    track = hv.Spikes(pd.DataFrame({"position": np.asarray(positions), "measured": np.nan_to_num(measured_mean)}),
+                      X_DIM, hv.Dimension("measured", label="Measured (log2)")).opts(
+        color="#444", title="Measured effect per base (mean of its substitutions, log2)",
+        ylabel="Measured (log2)", hover_tooltips=[("position", "@position{0,0}"), ("measured", "@measured{0.000}")],
+        **common)
+    predicted = hv.Spikes(pd.DataFrame({"position": np.asarray(ism_positions), "ISM": np.asarray(ism_per_base, float)}),
+                          X_DIM, hv.Dimension("ISM", label="Model ISM")).opts(
+        color="#7b3294", title=f"Model: mean ISM effect per base ({task})", ylabel="Model ISM",
+        hover_tooltips=[("position", "@position{0,0}"), ("ISM", "@ISM{0.000}")], **common)
+    return stacked([track, predicted])
 
 
 def measured_scatter(points: pd.DataFrame, value: str, task: str, n: int) -> hv.Scatter:

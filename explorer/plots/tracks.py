@@ -12,9 +12,26 @@ import pandas as pd
 
 from explorer.plots import BASE_COLORS
 from explorer.plots.glyphs import glyph
-from explorer.plots.transforms import BASES, logo_stack
+from explorer.plots.transforms import BASES, label_rows, logo_stack
 
 X_DIM = hv.Dimension("position", label="Position (1-based)")
+#: annotation types drawn in the genes track, with their colours (legible on light and dark themes)
+FEATURE_COLORS = {"gene": "#8c8c8c", "exon": "#9e6ac8", "repeat_region": "#c8c8c8"}
+
+
+def position_ticks():
+    """A new tick formatter writing positions with thousands separators (30,210), one per plot
+    (a Bokeh model belongs to one document)."""
+    from bokeh.models import NumeralTickFormatter
+
+    return NumeralTickFormatter(format="0,0")
+
+
+def drawn_features(annotations: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of an annotation table the genes track draws (genes, exons, repeats)."""
+    if annotations is None or not len(annotations):
+        return pd.DataFrame(columns=["type", "start", "end", "name"])
+    return annotations[annotations["type"].isin(list(FEATURE_COLORS))]
 #: above this many positions in view, letters give way to a per-base bar track
 MAX_LOGO_POSITIONS = 400
 
@@ -77,6 +94,7 @@ def base_spikes(per_base: np.ndarray, sequence: str, first_position: int, *, lab
     })
     return hv.Spikes(df, kdims=[X_DIM], vdims=[label, "base", "color"]).opts(
         color="color", line_width=2, tools=["hover"],
+        hover_tooltips=[("position", "@position{0,0}"), ("base", "@base"), (label, f"@{{{label}}}{{0.0000}}")],
     )
 
 
@@ -124,17 +142,21 @@ def seqlet_boxes(seqlets: pd.DataFrame, labels: list[str], y_top: float, height:
     rects = hv.Rectangles(
         pd.DataFrame({"position": x0, "y0": y_top, "x1": x1, "y1": y_top + height, "label": labels}),
         kdims=[X_DIM, "y0", "x1", "y1"], vdims=["label"],
-    ).opts(fill_alpha=0.15, fill_color="#7b3294", line_color="#7b3294", tools=["hover"])
+    ).opts(fill_alpha=0.15, fill_color="#7b3294", line_color="#7b3294", tools=["hover"],
+           hover_tooltips=[("seqlet", "@label")])
     text = hv.Labels(pd.DataFrame({"position": (x0 + x1) / 2, "y": y_top + height * 1.6, "label": labels}),
                      kdims=[X_DIM, "y"], vdims=["label"]).opts(text_font_size="9pt", text_color="#54278f")
     return rects * text
 
 
-def annotation_boxes(annotations: pd.DataFrame, start: int, end: int) -> hv.Overlay:
-    """Gene/feature boxes for the overview (coordinates 0-based half-open, drawn 1-based)."""
-    kinds = ["gene", "exon", "repeat_region"]
-    ann = annotations[annotations["type"].isin(kinds)] if annotations is not None and len(annotations) else None
-    if ann is None or ann.empty:
+def annotation_boxes(annotations: pd.DataFrame, start: int, end: int, width_px: int = 1000) -> hv.Overlay:
+    """Gene/feature boxes for the overview (coordinates 0-based half-open, drawn 1-based).
+
+    Gene names go on as many rows as keep them from overlapping at a plot ``width_px`` wide
+    (see :func:`explorer.plots.transforms.label_rows`).
+    """
+    ann = drawn_features(annotations)
+    if ann.empty:
         return hv.Rectangles([], kdims=[X_DIM, "y0", "x1", "y1"]) * hv.Labels([], kdims=[X_DIM, "y"])
     level = {"gene": 0.0, "exon": 0.0, "repeat_region": -1.2}
     height = {"gene": 0.3, "exon": 0.8, "repeat_region": 0.5}
@@ -142,12 +164,17 @@ def annotation_boxes(annotations: pd.DataFrame, start: int, end: int) -> hv.Over
         "position": ann["start"].clip(lower=start) + 0.5, "x1": ann["end"].clip(upper=end) + 0.5,
         "y0": [level[t] - height[t] / 2 for t in ann["type"]],
         "y1": [level[t] + height[t] / 2 for t in ann["type"]],
-        "name": ann["name"].astype(str), "type": ann["type"],
-        "color": ann["type"].map({"gene": "#444444", "exon": "#222222", "repeat_region": "#bbbbbb"}),
+        "name": ann["name"].astype(str), "type": ann["type"].astype(str),
+        "color": ann["type"].map(FEATURE_COLORS),
     })
     rects = hv.Rectangles(df, kdims=[X_DIM, "y0", "x1", "y1"], vdims=["name", "type", "color"]).opts(
-        color="color", line_width=0, tools=["hover"], yaxis=None)
+        color="color", line_width=0, tools=["hover"], yaxis=None,
+        hover_tooltips=[("name", "@name"), ("feature", "@type"), ("from", "@position{0,0}"), ("to", "@x1{0,0}")])
     genes = df[df["type"] == "gene"]
-    labels = hv.Labels(pd.DataFrame({"position": (genes["position"] + genes["x1"]) / 2, "y": 0.75, "name": genes["name"]}),
-                       kdims=[X_DIM, "y"], vdims=["name"]).opts(text_font_size="9pt")
-    return rects * labels
+    centres = ((genes["position"] + genes["x1"]) / 2).to_numpy()
+    bp_per_char = 7.0 * (end - start) / width_px  # about 7 px per character at 9 pt
+    rows = label_rows(centres, genes["name"].str.len().to_numpy() * bp_per_char + 2 * bp_per_char)
+    labels = hv.Labels(pd.DataFrame({"position": centres, "y": 0.75 + 0.55 * rows, "name": genes["name"]}),
+                       kdims=[X_DIM, "y"], vdims=["name"]).opts(text_font_size="9pt", text_color="#6a51a3")
+    top = 1.05 + 0.55 * (int(rows.max()) + 1 if len(rows) else 1)
+    return (rects * labels).opts(hv.opts.Overlay(ylim=(-1.8, top)))

@@ -20,8 +20,11 @@ import explorer as ex
 from explorer.io.export import attribution_csv, attribution_npz, seqlet_labels, seqlets_bed
 from explorer.plots.figures import attribution_tracks, ism_heatmap, overview, stacked, x_bounds_hook
 from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figure
+from explorer.plots.tracks import drawn_features
 from explorer.plots.transforms import ism_cell
 from explorer.ui.files import size_words
+from explorer.ui.navigation import parse_position, ruler_words, window_span, zoom_view
+from explorer.ui.progress import Throughput
 from explorer.ui.session import in_session, last_result
 from explorer.ui.state import METHOD_LABELS, ExplorerState
 from explorer.ui.variants_view import VariantsView
@@ -93,6 +96,8 @@ class Explorer(pn.viewable.Viewer):
         # holds the range itself)
         self._bokeh_range = None
         self._range_stream = None
+        self._drawn_window = None  # the screen span of the window last drawn in the tracks
+        self._reverting = False  # the inputs are being put back after a Cancel: start no job
         self._build_widgets()
         self._build_views()
         self.state.param.watch(self._on_inputs_changed, ["window", "task", "method", "ig_baseline",
@@ -143,19 +148,19 @@ class Explorer(pn.viewable.Viewer):
             pn.widgets.Select.from_param(p.seqlet_null),
             pn.widgets.FloatInput.from_param(p.seqlet_threshold, step=0.005, format="0.[0000]"),
         )
-        upload_rows = [pn.Column(w, margin=(0, 0, 4, 0)) for w in self.uploads.values()]
+        # what one loads first comes first, open: the model, then the locus
+        card = functools.partial(pn.Card, sizing_mode="stretch_width", margin=(4, 0))
         self.sidebar = pn.Column(
+            card(pn.Column(self.uploads["model"], self.w_model_path, self.w_trust, self.load_model_button),
+                 title="Model", collapsed=False),
+            card(pn.Column(self.uploads["locus"], self.w_locus_path, self.w_paste, self.load_locus_button),
+                 title="Locus", collapsed=False),
             pn.pane.Markdown("### What to explain"),
             self.w_task, self.w_method, self.w_bookmark, self.w_region,
             pn.Row(self.run_button, self.cancel_button),
-            pn.Card(pn.Column(*upload_rows), title="Your files (drag and drop)", collapsed=False,
-                    sizing_mode="stretch_width"),
-            pn.Card(method_options, title="Method options", collapsed=True, sizing_mode="stretch_width"),
-            pn.Card(motif_options, title="Motif database", collapsed=True, sizing_mode="stretch_width"),
-            pn.Card(pn.Column(self.w_model_path, self.w_trust, self.load_model_button),
-                    title="Model", collapsed=True, sizing_mode="stretch_width"),
-            pn.Card(pn.Column(self.w_locus_path, self.w_paste, self.load_locus_button),
-                    title="Locus", collapsed=True, sizing_mode="stretch_width"),
+            card(method_options, title="Method options", collapsed=True),
+            card(pn.Column(self.uploads["meme"], motif_options), title="Motif database", collapsed=True),
+            card(pn.Column(self.uploads["measured"]), title="Measured variant effects", collapsed=True),
             width=320,
         )
 
@@ -164,6 +169,9 @@ class Explorer(pn.viewable.Viewer):
         p = s.param
         self.message = pn.pane.Alert(p.message, alert_type=p.message_kind, visible=pn.bind(bool, p.message),
                                      sizing_mode="stretch_width")
+        # a typed or linked region that could not be used: shown until a valid one is
+        self.region_problem = pn.pane.Alert(p.region_problem, alert_type="warning",
+                                            visible=pn.bind(bool, p.region_problem), sizing_mode="stretch_width")
         # the progress bar follows the job from the UI loop (see _await): the worker thread
         # only writes state.job.fraction, which nothing watches
         self.progress = pn.indicators.Progress(value=0, max=100, visible=p.busy, sizing_mode="stretch_width",
@@ -176,9 +184,10 @@ class Explorer(pn.viewable.Viewer):
         self.overview_genes = pn.pane.HoloViews(pn.bind(lambda f: f and f.genes, figures),
                                                 sizing_mode="stretch_width", linked_axes=False,
                                                 visible=pn.bind(lambda locus: locus is not None and
-                                                                len(locus.annotations) > 0, p.locus))
+                                                                len(drawn_features(locus.annotations)) > 0, p.locus))
         self.tracks = pn.pane.HoloViews(pn.bind(self._tracks, p.attribution, p.ism, p.motifs),
                                         sizing_mode="stretch_width", linked_axes=False)
+        self.navigation = self._navigation()
         self.substitution = pn.pane.Markdown(pn.bind(self._substitution, p.substitution, p.attribution, p.ism),
                                              sizing_mode="stretch_width")
         self.agreement = pn.pane.Markdown(pn.bind(self._agreement, p.attribution, p.motifs),
@@ -194,17 +203,63 @@ class Explorer(pn.viewable.Viewer):
         self.variants = VariantsView(self.state)
         self.main = pn.Column(
             pn.pane.Markdown(HELP, sizing_mode="stretch_width"),
-            self.message, pn.Row(self.progress, self.progress_text), self.diagnostics,
+            self.region_problem, self.message, pn.Row(self.progress, self.progress_text), self.diagnostics,
             self.model_panel,
             self.overview_top, self.overview_genes,
             pn.pane.Markdown("### Attribution of the window"),
-            self.tracks, self.substitution,
+            self.navigation, self.tracks, self.substitution,
             pn.pane.Markdown("### Motifs: seqlets and their best matches"),
             self.agreement, self.matches, self.alignment,
             self.variants.panel,
             pn.pane.Markdown("### Export"), self.exports,
             sizing_mode="stretch_width",
         )
+
+    def _navigation(self) -> pn.Row:
+        """Genome-browser controls over the tracks: a position box, zoom buttons and the ruler line."""
+        p = self.state.param
+        self.w_position = pn.widgets.TextInput(name="", placeholder="Go to a position, e.g. 30,210 or 30,100-30,300",
+                                               width=330)
+        self.w_position.param.watch(lambda e: self.go_to(e.new), "value")
+        buttons = []
+        for name, factor, words in (("−", 2.0, "Zoom out (twice as wide)"), ("+", 0.5, "Zoom in (half as wide)"),
+                                    ("Whole window", None, "Show the whole window")):
+            button = pn.widgets.Button(name=name, description=words, width=44 if factor else 120)
+            button.on_click(functools.partial(lambda f, e: self.zoom(f), factor))
+            buttons.append(button)
+        ruler = pn.pane.Markdown(pn.bind(self._ruler, p.x_range, p.attribution), margin=(12, 10, 0, 10))
+        return pn.Row(self.w_position, *buttons, ruler, sizing_mode="stretch_width",
+                      visible=pn.bind(lambda att: att is not None, p.attribution))
+
+    def _window_bounds(self) -> tuple[float, float] | None:
+        att = self.state.attribution
+        return window_span(att.genome_start, att.genome_start + len(att)) if att is not None else None
+
+    def _ruler(self, x_range, att) -> str:
+        if att is None:
+            return ""
+        return ruler_words(x_range, att.chrom, self._window_bounds())
+
+    def zoom(self, factor: float | None) -> None:
+        """Zoom the tracks around their centre (``factor`` < 1 zooms in; None: the whole window)."""
+        bounds = self._window_bounds()
+        if bounds is None:
+            return
+        view = bounds if factor is None else zoom_view(self.state.x_range or bounds, factor, bounds)
+        self._show(view)
+
+    def go_to(self, text: str) -> None:
+        """Show the position or range typed in the position box (1-based), or say what is wrong."""
+        bounds, att = self._window_bounds(), self.state.attribution
+        if bounds is None or not text.strip():
+            return
+        lo, hi = self.state.x_range or bounds
+        try:
+            view = parse_position(text, att.chrom, bounds, hi - lo)
+        except ValueError as exc:
+            self.state.say(f"**Could not go to that position.** {exc}", "warning")
+            return
+        self._show(view)
 
     def _model_panel(self) -> pn.Card:
         """What the loader found about the model, with fields to correct it and a button that
@@ -301,13 +356,13 @@ class Explorer(pn.viewable.Viewer):
             return None
         seqlets = report.seqlets if report is not None else None
         labels = seqlet_labels(seqlets, report.matches if report is not None else None)
-        first = att.genome_start + 1
-        full = (first - 0.5, first + len(att) - 0.5)
-        view = full
-        if seqlets is not None and len(seqlets):
-            s0 = seqlets.iloc[0]
-            centre = (s0["genome_start"] + s0["genome_end"]) / 2 + 0.5
-            view = (max(full[0], centre - 60), min(full[1], centre + 60))
+        # a new window opens whole (bars when wide, letters when narrow), as a genome browser
+        # does; the same window redrawn (ISM chunks arriving, a new task) keeps its view
+        full = window_span(att.genome_start, att.genome_start + len(att))
+        kept = self.state.x_range
+        same = self._drawn_window == full and kept is not None and full[0] <= kept[0] < kept[1] <= full[1]
+        view = tuple(kept) if same else full
+        self._drawn_window = full
         title = f"{METHOD_LABELS.get(att.method, att.method)} for {att.target}"
         stream = hv.streams.RangeX(x_range=view)
         stream.add_subscriber(self._on_zoom)
@@ -403,7 +458,11 @@ class Explorer(pn.viewable.Viewer):
         The plot in the browser is moved here, imperatively: Bokeh owns the live range, and the
         browser reports every zoom back through the RangeX stream (which sets ``state.x_range``).
         """
-        lo, hi = start0 + 0.5, end0 + 0.5
+        self._show(window_span(start0, end0))
+
+    def _show(self, view: tuple[float, float]) -> None:
+        """Move the tracks in the browser to the 1-based screen span ``view``."""
+        lo, hi = view
         self.state.x_range = (lo, hi)
         if self._bokeh_range is not None:
             self._bokeh_range.update(start=lo, end=hi)
@@ -416,7 +475,8 @@ class Explorer(pn.viewable.Viewer):
             self.run()
 
     def _on_inputs_changed(self, *events):
-        if self._autorun and self.state.attribution is None and self.state.window is not None:
+        if (self._autorun and not self._reverting and self.state.attribution is None
+                and self.state.window is not None):
             self.run()
 
     def _on_seqlet_options(self, *events):
@@ -430,7 +490,7 @@ class Explorer(pn.viewable.Viewer):
             try:
                 s.apply(s.run_motifs(job))
             except Exception as exc:  # noqa: BLE001
-                s.report_error("call the seqlets", exc)
+                s.report_error(s.motif_action(), exc)
             return
         pn.state.execute(functools.partial(self._motifs_async, job))
 
@@ -445,7 +505,7 @@ class Explorer(pn.viewable.Viewer):
                 s.apply(result)
                 s.say(f"Seqlets called again: {result.motifs.seqlet_words}", "success")
         except Exception as exc:  # noqa: BLE001
-            s.report_error("call the seqlets", exc)
+            s.report_error(s.motif_action(), exc)
         finally:
             if s.job.current(generation):
                 self._set_busy(False)
@@ -454,9 +514,22 @@ class Explorer(pn.viewable.Viewer):
         self.run()
 
     def _on_cancel(self, event):
-        self.state.job.cancel()
+        self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the running job and show the last complete result again, with its inputs."""
+        s = self.state
+        s.job.cancel()
         self._set_busy(False)
-        self.state.say("Cancelled; the previous result is kept.", "warning")
+        self._reverting = True
+        try:
+            s.back_to_shown()
+        finally:
+            self._reverting = False
+        kept = (f"the {METHOD_LABELS.get(s.attribution.method, s.attribution.method)} result for "
+                f"{s.attribution.target} on {s.window.region} is shown again" if s.attribution is not None
+                else "nothing was computed before it")
+        s.say(f"Cancelled; {kept}.", "warning")
 
     def run(self, method: str | None = None):
         """Compute off the UI thread (with progress and cancel)."""
@@ -485,6 +558,7 @@ class Explorer(pn.viewable.Viewer):
             job.fraction = min(max(float(fraction), 0.0), 1.0)
             return job.current(generation)
 
+        s.say("")  # the last job's words (an old error) do not stand beside a new progress bar
         self._set_busy(True, f"Computing {METHOD_LABELS[method]} for {s.task}...")
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
@@ -501,13 +575,17 @@ class Explorer(pn.viewable.Viewer):
             s.apply(result)
             self.progress_text.object = "Calling seqlets and matching them with the motif database..."
             self.progress.value = 100
-            result = await self._await(loop.run_in_executor(None, lambda: s.run_motifs(result)), generation)
+            try:
+                result = await self._await(loop.run_in_executor(None, lambda: s.run_motifs(result)), generation)
+            except Exception as exc:  # noqa: BLE001 - the map is shown; the motif step says what failed
+                s.report_error(s.motif_action(), exc)
+                return
             if result is None:
                 return
             s.apply(result)
             s.say(f"Done: {METHOD_LABELS[method]} for {s.task} in {time.perf_counter() - t0:.1f} s.", "success")
         except ex.Cancelled:
-            s.say("Cancelled; the previous result is kept.", "warning")
+            pass  # cancel() has put the previous result back and said so
         except Exception as exc:  # noqa: BLE001
             s.report_error("compute the attribution", exc)
         finally:
@@ -521,17 +599,17 @@ class Explorer(pn.viewable.Viewer):
         UI thread polls ``state.job`` every 0.25 s and pushes what it finds.
         """
         job = self.state.job
+        rate = Throughput()
         while not future.done():
             await asyncio.sleep(0.25)
             if not job.current(generation):
                 return None
             self.state.show_chunks()
             if t0 is not None:
-                f = job.fraction
-                elapsed = time.perf_counter() - t0
-                self.progress.value = int(100 * f)
-                eta = f" · about {elapsed * (1 - f) / f:.0f} s left" if f > 0.05 else ""
-                self.progress_text.object = f"{100 * f:.0f} % · {elapsed:.1f} s{eta}"
+                now = time.perf_counter()
+                rate.add(now, job.fraction)
+                self.progress.value = int(100 * job.fraction)
+                self.progress_text.object = rate.words(now - t0)
         result = await future
         return result if job.current(generation) else None
 
