@@ -14,9 +14,8 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from explorer.plots.tracks import (MAX_LOGO_POSITIONS, X_DIM, annotation_boxes, base_spikes,
+from explorer.plots.tracks import (X_DIM, annotation_boxes, base_spikes,
                                    ism_rectangles, logo_polygons, position_ticks, seqlet_boxes)
-from explorer.plots.transforms import visible_indices
 
 TASK_COLORS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
 
@@ -68,9 +67,21 @@ def overview(locus, predictions: pd.DataFrame | None, window, tasks: list[str]) 
     return Overview(top, bottom, picker)
 
 
+def track_ymax(att) -> float:
+    """Half the height of the tracks' y axis for ``att``: the tallest letter stack or bar of the
+    whole window (one scale for every zoom, so a wheel never moves the y axis)."""
+    contribution = att.contribution.numpy()
+    stacks = float(np.abs(contribution).sum(axis=0).max()) if contribution.size else 0.0
+    bars = float(np.abs(att.per_base).max()) if len(att) else 0.0
+    return max(stacks, bars) or 1.0
+
+
 def attribution_tracks(att, seqlets: pd.DataFrame | None, labels: list[str], x_range: tuple[float, float],
                        title: str = "") -> hv.Overlay:
-    """The logo (narrow view) or per-base bars (wide view) of ``att`` for ``x_range``.
+    """The per-base bars of the whole of ``att`` under its labelled seqlet boxes, showing ``x_range``.
+
+    The letters of a narrow view are drawn over these bars by the view (their data change with
+    the zoom; see :func:`explorer.plots.tracks.logo_columns`), and the bars are hidden then.
 
     Parameters
     ----------
@@ -80,33 +91,20 @@ def attribution_tracks(att, seqlets: pd.DataFrame | None, labels: list[str], x_r
     labels : list of str
         One label per seqlet (its best motif match).
     x_range : (float, float)
-        Visible 1-based positions; decides between letters and bars (and sets ``xlim``).
+        Visible 1-based positions (``xlim``).
     title : str
         Plot title.
     """
     first = att.genome_start + 1
-    L = len(att)
-    contribution = att.contribution.numpy()
-    lo, hi = visible_indices(x_range, first, L, margin=1)
-    label = "attribution"
-    if hi - lo <= MAX_LOGO_POSITIONS:
-        matrix = contribution[:, lo:hi]
-        track = logo_polygons(matrix, first + lo, label=label)
-        spikes = base_spikes(np.zeros(0), "", first, label=label)
-        ymax = float(np.abs(matrix).sum(axis=0).max()) if matrix.size else 1.0
-    else:
-        track = logo_polygons(np.zeros((4, 0)), first, label=label)
-        per_base = att.per_base
-        spikes = base_spikes(per_base, att.sequence, first, label=label)
-        ymax = float(np.abs(per_base).max()) if L else 1.0
-    ymax = ymax or 1.0
+    spikes = base_spikes(att.per_base, att.sequence, first, label="attribution")
+    ymax = track_ymax(att)
     boxes = seqlet_boxes(seqlets, labels, ymax * 1.08, ymax * 0.12)
-    return (spikes * track * boxes).opts(
+    return (spikes * boxes).opts(
         hv.opts.Overlay(ylim=(-ymax * 1.1, ymax * 1.45), responsive=True, height=260, show_grid=False,
                         ylabel="Contribution", xlabel="Position (1-based)", tools=["xwheel_zoom", "xpan"],
                         xformatter=position_ticks(),
                         default_tools=["save", "reset"], active_tools=["xwheel_zoom", "xpan"],
-                        toolbar="right", xlim=tuple(x_range), framewise=True, title=title)
+                        toolbar="right", xlim=tuple(x_range), title=title)
     )
 
 

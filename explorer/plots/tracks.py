@@ -36,9 +36,9 @@ def drawn_features(annotations: pd.DataFrame | None) -> pd.DataFrame:
 MAX_LOGO_POSITIONS = 400
 
 
-def logo_polygons(matrix: np.ndarray, first_position: int, *, label: str = "attribution",
-                  min_fraction: float = 0.01) -> hv.Polygons:
-    """Vector sequence logo: one polygon per (position, base) with a non-negligible value.
+def logo_columns(matrix: np.ndarray, first_position: int, *, label: str = "attribution",
+                 min_fraction: float = 0.01) -> dict[str, list]:
+    """The letters of a vector sequence logo as columns of a Bokeh ``MultiPolygons`` source.
 
     Parameters
     ----------
@@ -47,28 +47,55 @@ def logo_polygons(matrix: np.ndarray, first_position: int, *, label: str = "attr
     first_position : int
         1-based genome coordinate of column 0 (letters are centred on integers).
     label : str
-        Name of the value dimension shown in the hover.
+        Name of the value column (shown in the hover).
     min_fraction : float
         Letters smaller than this fraction of the largest column are skipped.
 
     Returns
     -------
-    hv.Polygons
-        With value dimensions ``base``, ``value`` and ``color``.
+    dict
+        ``xs``, ``ys`` (per letter: ``[[outer, hole, ...]]``, one part of rings), ``pos``
+        (1-based), ``base``, ``label`` (the signed value) and ``color``; one entry per letter.
     """
-    polys = []
+    cols: dict[str, list] = {"xs": [], "ys": [], "pos": [], "base": [], label: [], "color": []}
     for letter in logo_stack(matrix, min_fraction):
         outer, holes = glyph(BASES[letter.base])
         x0 = first_position + letter.col - 0.45
         y0, h = letter.y0, letter.height
-        polys.append({
-            "position": x0 + outer[:, 0] * 0.9, "y": y0 + outer[:, 1] * h,
-            "holes": [[np.column_stack([x0 + r[:, 0] * 0.9, y0 + r[:, 1] * h]) for r in holes]],
-            "pos": int(first_position + letter.col), "base": BASES[letter.base], label: letter.value,
-            "color": BASE_COLORS[BASES[letter.base]],
-        })
+        rings = (outer, *holes)
+        cols["xs"].append([[x0 + r[:, 0] * 0.9 for r in rings]])
+        cols["ys"].append([[y0 + r[:, 1] * h for r in rings]])
+        cols["pos"].append(int(first_position + letter.col))
+        cols["base"].append(BASES[letter.base])
+        cols[label].append(letter.value)
+        cols["color"].append(BASE_COLORS[BASES[letter.base]])
+    return cols
+
+
+def logo_tooltips(label: str = "attribution") -> list[tuple[str, str]]:
+    """Hover lines of a logo letter (no internal columns such as its colour)."""
+    return [("position", "@pos{0,0}"), ("base", "@base"), (label, f"@{{{label}}}{{0.0000}}")]
+
+
+def logo_polygons(matrix: np.ndarray, first_position: int, *, label: str = "attribution",
+                  min_fraction: float = 0.01) -> hv.Polygons:
+    """Vector sequence logo: one polygon per (position, base) with a non-negligible value.
+
+    Parameters are those of :func:`logo_columns`.
+
+    Returns
+    -------
+    hv.Polygons
+        With value dimensions ``pos``, ``base``, ``label`` and ``color``.
+    """
+    cols = logo_columns(matrix, first_position, label=label, min_fraction=min_fraction)
+    polys = [{"position": xs[0][0], "y": ys[0][0],
+              "holes": [[np.column_stack([hx, hy]) for hx, hy in zip(xs[0][1:], ys[0][1:])]],
+              "pos": pos, "base": base, label: value, "color": color}
+             for xs, ys, pos, base, value, color in zip(cols["xs"], cols["ys"], cols["pos"], cols["base"],
+                                                        cols[label], cols["color"])]
     return hv.Polygons(polys, kdims=[X_DIM, "y"], vdims=["pos", "base", label, "color"]).opts(
-        color="color", line_width=0, tools=["hover"], hover_tooltips=[("position", "@pos{0,0}"), ("base", "@base"), (label, f"@{{{label}}}{{0.0000}}")]
+        color="color", line_width=0, tools=["hover"], hover_tooltips=logo_tooltips(label)
     )
 
 

@@ -23,25 +23,16 @@ from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figur
 from explorer.plots.tracks import drawn_features
 from explorer.plots.transforms import ism_cell
 from explorer.ui.files import size_words
+from explorer.ui.help import first_run, heading
+from explorer.ui.live_logo import LiveLogo
 from explorer.ui.navigation import parse_position, ruler_words, window_span, zoom_view
 from explorer.ui.progress import Throughput
 from explorer.ui.session import in_session, last_result
 from explorer.ui.state import METHOD_LABELS, ExplorerState
 from explorer.ui.variants_view import VariantsView
 
-HELP = """
-**What this shows.** How much each base of the window matters to the model's output for the
-chosen task. *Integrated gradients*, *DeepLIFT/SHAP* and *saliency* credit each base with a
-share of the prediction; *ISM* mutates every base to each other base and records the change.
-Tall letters matter; letters below the axis push the output down. Boxes mark **seqlets**
-(stretches of high attribution), labelled with their best **JASPAR** match (TOMTOM).
-
-Bring your own model, locus, motifs or measured effects: drop the files on *Your files* in the
-sidebar. Zoom with the mouse wheel: letters appear below about 400 bp, bars above. Positions are
-1-based, like a genome browser. Click the locus overview to move the window there,
-or drag across it with the box-select tool to choose a new window.
-"""
-
+#: the region box's placeholder (browser tests find the box by it)
+REGION_PLACEHOLDER = "chrom:start-end, e.g. HUMHBB:29,211-31,210"
 
 #: the page's fonts: the viewer's own, so nothing is fetched from a font service
 SYSTEM_FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -91,11 +82,12 @@ class Explorer(pn.viewable.Viewer):
         hv.extension("bokeh", logo=False)
         self.state = ExplorerState(model=model, locus=locus, roots=roots, upload_limits=upload_limits,
                                    allow_pickles=allow_pickles)
-        # Bokeh's live x range of the tracks and the stream that redraws them: the only view
-        # objects kept here, because a zoom must move the plot in the browser (state.x_range
-        # holds the range itself)
+        # Bokeh's live x range of the tracks and the stream that reports the browser's zooms: the
+        # only view objects kept here, because a zoom must move the plot in the browser
+        # (state.x_range holds the range itself)
         self._bokeh_range = None
         self._range_stream = None
+        self._letters = None  # the letters of the tracks shown (explorer.ui.live_logo.LiveLogo)
         self._drawn_window = None  # the screen span of the window last drawn in the tracks
         self._reverting = False  # the inputs are being put back after a Cancel: start no job
         self._build_widgets()
@@ -114,7 +106,7 @@ class Explorer(pn.viewable.Viewer):
         self.w_task = pn.widgets.Select.from_param(p.task)
         self.w_method = pn.widgets.Select.from_param(p.method)
         self.w_bookmark = pn.widgets.Select.from_param(p.bookmark)
-        self.w_region = pn.widgets.TextInput.from_param(p.region)
+        self.w_region = pn.widgets.TextInput.from_param(p.region, placeholder=REGION_PLACEHOLDER)
         self.run_button = pn.widgets.Button(name="Compute", button_type="primary")
         self.cancel_button = pn.widgets.Button(name="Cancel", button_type="warning",
                                                disabled=pn.bind(lambda busy: not busy, p.busy))
@@ -202,16 +194,17 @@ class Explorer(pn.viewable.Viewer):
         self.model_panel = self._model_panel()
         self.variants = VariantsView(self.state)
         self.main = pn.Column(
-            pn.pane.Markdown(HELP, sizing_mode="stretch_width"),
+            first_run(),
             self.region_problem, self.message, pn.Row(self.progress, self.progress_text), self.diagnostics,
             self.model_panel,
+            heading("Locus overview", "overview"),
             self.overview_top, self.overview_genes,
-            pn.pane.Markdown("### Attribution of the window"),
+            heading("Attribution of the window", "attribution"),
             self.navigation, self.tracks, self.substitution,
-            pn.pane.Markdown("### Motifs: seqlets and their best matches"),
+            heading("Motifs: seqlets and their best matches", "motifs"),
             self.agreement, self.matches, self.alignment,
             self.variants.panel,
-            pn.pane.Markdown("### Export"), self.exports,
+            heading("Export", "export"), self.exports,
             sizing_mode="stretch_width",
         )
 
@@ -349,10 +342,10 @@ class Explorer(pn.viewable.Viewer):
         s.region = str(s.locus.subregion(start, start + width).region)
 
     def _tracks(self, att, ism, report):
-        """The attribution track (redrawn by a RangeX stream as the view zooms) over the ISM
+        """The attribution track (its letters follow the zoom, see LiveLogo) over the ISM
         heatmap of the same window, when there is one."""
         if att is None:
-            self._range_stream = None
+            self._range_stream = self._letters = None
             return None
         seqlets = report.seqlets if report is not None else None
         labels = seqlet_labels(seqlets, report.matches if report is not None else None)
@@ -364,16 +357,14 @@ class Explorer(pn.viewable.Viewer):
         view = tuple(kept) if same else full
         self._drawn_window = full
         title = f"{METHOD_LABELS.get(att.method, att.method)} for {att.target}"
-        stream = hv.streams.RangeX(x_range=view)
+        # built once: a zoom only moves the range and updates the letters' data (LiveLogo)
+        self._letters = LiveLogo(att)
+        track = attribution_tracks(att, seqlets, labels, view, title=title).opts(
+            hv.opts.Overlay(hooks=[x_bounds_hook(att), self._grab_range, self._letters.hook]))
+        stream = hv.streams.RangeX(source=track)
         stream.add_subscriber(self._on_zoom)
         self._range_stream = stream
-
-        def track(x_range):
-            shown = tuple(x_range) if x_range else view
-            return attribution_tracks(att, seqlets, labels, shown, title=title).opts(
-                hv.opts.Overlay(hooks=[x_bounds_hook(att), self._grab_range]))
-
-        panels = [hv.DynamicMap(track, streams=[stream])]
+        panels = [track]
         if ism is not None and ism.genome_start == att.genome_start and len(ism) == len(att):
             heat = ism_heatmap(ism).opts(xlim=view, hooks=[x_bounds_hook(ism)])
             hv.streams.Selection1D(source=heat).add_subscriber(lambda index: self._on_ism_tap(index))
@@ -423,8 +414,11 @@ class Explorer(pn.viewable.Viewer):
             self.state.x_range = (float(self._bokeh_range.start), float(self._bokeh_range.end))
 
     def _on_zoom(self, x_range=None):
+        """The browser's view moved (wheel, pan): letters or bars for it, and the ruler."""
         if x_range is not None and None not in tuple(x_range):
             self.state.x_range = tuple(float(v) for v in x_range)
+            if self._letters is not None:
+                self._letters.show(self.state.x_range)
 
     def _on_ism_tap(self, index):
         if not index or self.state.ism is None:
@@ -466,8 +460,8 @@ class Explorer(pn.viewable.Viewer):
         self.state.x_range = (lo, hi)
         if self._bokeh_range is not None:
             self._bokeh_range.update(start=lo, end=hi)
-        if self._range_stream is not None:
-            self._range_stream.event(x_range=(lo, hi))
+        if self._letters is not None:
+            self._letters.show((lo, hi))
 
     # -- computing ---------------------------------------------------------------------
     def _start(self):
