@@ -130,7 +130,7 @@ def main(argv=None) -> None:
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1900})
             load_seconds(page, url)
-            page.get_by_text("Done:", exact=False).first.wait_for(timeout=240_000)
+            page.get_by_text("Done:", exact=False).first.wait_for(timeout=600_000)
             page.close()
         finally:
             stop(proc)
@@ -142,9 +142,10 @@ def main(argv=None) -> None:
                 page.close()
                 page = browser.new_page(viewport={"width": 1500, "height": 1900})
                 later.append(load_seconds(page, url))
-                page.locator(".tabulator-row").nth(1).wait_for(timeout=120_000)
+                page.locator(".tabulator-row").first.wait_for(timeout=300_000)
                 page.wait_for_timeout(1000)
-                updates.append(click_seconds(page, run % 2))
+                rows = page.locator(".tabulator-row").count()
+                updates.append(click_seconds(page, run % rows))
                 print(f"run {run + 1}: first view {first[-1]:.2f} s, later load {later[-1]:.2f} s, "
                       f"update {updates[-1]:.2f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
                 page.close()

@@ -513,3 +513,48 @@ def test_links_out_of_the_folders_are_refused(state, tmp_path_factory):
     s.model_path = str(allowed / "hard.pt")
     assert s.load_model() is False and "has other hard links" in s.message
     assert s.model is model and "not for visitors" not in s.message
+
+
+def test_cancel_shows_the_last_result_again_with_its_inputs(explorer_app, state):
+    """Cancel after switching method and window: the IG result, its method, its window and a
+    diagnostics line about it come back (one truth on screen)."""
+    ig, region = state.attribution, state.region
+    assert ig is not None and ig.method == "ig"
+    state.method = "saliency"
+    state.region = "HUMHBB:29,201-31,200"
+    assert state.attribution is None and state.diagnostics == ""  # nothing computed for these inputs yet
+    explorer_app.cancel()
+    assert state.method == "ig" and state.region == region and state.attribution is ig
+    assert state.diagnostics.startswith("Integrated gradients · target CTCF")
+    assert state.message_kind == "warning"
+    assert f"Cancelled; the Integrated gradients result for CTCF on {region} is shown again" in state.message
+
+
+def test_the_diagnostics_line_describes_the_result_shown(state):
+    shown = state.diagnostics
+    job = state.run_job("saliency")  # computed, but another method is shown
+    state.apply(job)
+    assert state.diagnostics == shown and state.attribution.method == "ig"
+    assert "model output for the reference window" in shown and "f(x)" not in shown
+
+
+def test_diagnostics_explain_the_fast_ism_check_and_the_output_in_words(state):
+    from types import SimpleNamespace
+
+    res = SimpleNamespace(method="ism", target="CTCF", device="cpu", seconds=8.1,
+                          diagnostics={"fast_ism_max_abs_diff": 1.4e-6, "fast_ism_verified_positions": [3, 40, 90],
+                                       "reference_score": 3.979})
+    words = state.describe(res)
+    assert "fast ISM, checked against plain ISM at 3 positions: they agree within 1.4e-06" in words
+    assert "model output for the reference window 3.979" in words
+    assert "verified" not in words and "f(x)" not in words
+
+
+def test_a_bad_motif_file_is_named_as_a_motif_file_problem(state):
+    assert "JASPAR" in state.motif_action()
+    state.meme_path = "motifs/broken.meme"
+    try:
+        words = state.motif_action()
+    finally:
+        state.meme_path = ""
+    assert words.startswith("use the motif file broken.meme") and "MEME format" in words
