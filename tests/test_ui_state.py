@@ -33,7 +33,9 @@ def state(explorer_app):
     """The shared state, with its inputs put back after each test."""
     s = explorer_app.state
     saved = dict(region=s.region, task=s.task, method=s.method, model=s.model, locus=s.locus, window=s.window,
-                 pasted_sequence=s.pasted_sequence, model_path=s.model_path, locus_path=s.locus_path)
+                 pasted_sequence=s.pasted_sequence, model_path=s.model_path, locus_path=s.locus_path,
+                 attribution=s.attribution, ism=s.ism, motifs=s.motifs, diagnostics=s.diagnostics,
+                 region_problem=s.region_problem)
     yield s
     s.param.update(**saved)
 

@@ -201,7 +201,7 @@ def annotation_boxes(annotations: pd.DataFrame, start: int, end: int, width_px: 
     centres = ((genes["position"] + genes["x1"]) / 2).to_numpy()
     bp_per_char = 7.0 * (end - start) / width_px  # about 7 px per character at 9 pt
     rows = label_rows(centres, genes["name"].str.len().to_numpy() * bp_per_char + 2 * bp_per_char)
-    labels = hv.Labels(pd.DataFrame({"position": centres, "y": 0.75 + 0.55 * rows, "name": genes["name"]}),
+    labels = hv.Labels(pd.DataFrame({"position": centres, "y": 0.8 + 0.9 * rows, "name": genes["name"]}),
                        kdims=[X_DIM, "y"], vdims=["name"]).opts(text_font_size="9pt", text_color="#6a51a3")
-    top = 1.05 + 0.55 * (int(rows.max()) + 1 if len(rows) else 1)
+    top = 1.2 + 0.9 * (int(rows.max()) + 1 if len(rows) else 1)
     return (rects * labels).opts(hv.opts.Overlay(ylim=(-1.8, top)))

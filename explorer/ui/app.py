@@ -51,6 +51,18 @@ def _no_web_fonts() -> None:
         Fast._resources = {k: v for k, v in Fast._resources.items() if k != "font"}
 
 
+def _card(*objects, title: str, collapsed: bool, **params) -> pn.Card:
+    """A sidebar card whose title shows whether it is open (the design draws no arrow)."""
+    card = pn.Card(*objects, title=title, collapsed=collapsed, **params)
+
+    def arrow(event=None):
+        card.title = f"{'▸' if card.collapsed else '▾'} {title}"
+
+    arrow()
+    card.param.watch(arrow, "collapsed")
+    return card
+
+
 class Explorer(pn.viewable.Viewer):
     """Interactive attribution and motif explorer (a Panel viewer).
 
@@ -141,7 +153,7 @@ class Explorer(pn.viewable.Viewer):
             pn.widgets.FloatInput.from_param(p.seqlet_threshold, step=0.005, format="0.[0000]"),
         )
         # what one loads first comes first, open: the model, then the locus
-        card = functools.partial(pn.Card, sizing_mode="stretch_width", margin=(4, 0))
+        card = functools.partial(_card, sizing_mode="stretch_width", margin=(4, 0))
         self.sidebar = pn.Column(
             card(pn.Column(self.uploads["model"], self.w_model_path, self.w_trust, self.load_model_button),
                  title="Model", collapsed=False),
