@@ -3,8 +3,9 @@
 Serves ``app.py`` (as ``make demo`` does) on a cache folder that already holds the default
 window's result, in Debian's Chromium (``/usr/bin/chromium``), and measures
 
-- **first view**: a fresh server, then the time from navigation to the logo's letters
-  (``MultiPolygons``/``Patches`` glyphs) present in the page; one fresh server per run;
+- **first view**: a fresh server, then the time from navigation to the attribution track
+  drawn (its letters, ``MultiPolygons``/``Patches``, or its per-base bars, ``Segment``, with
+  data); one fresh server per run;
 - **later load**: a second page load on the same server;
 - **update**: a click on a row of the motif table, until the tracks show that seqlet's
   range (the new range drawn), alternating between two rows.
@@ -35,12 +36,18 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 
+#: the attribution track drawn: its letters (a narrow view) or its per-base bars (the whole window)
 LOGO_JS = """() => {
   if (typeof Bokeh === 'undefined') return false;
   for (const doc of Bokeh.documents) for (const m of doc.all_models) {
-    const g = m.glyph;
-    if (g && (g.constructor.__name__ === 'MultiPolygons' || g.constructor.__name__ === 'Patches')
-        && m.data_source && m.data_source.get_length() > 0) return true;
+    const name = m.constructor.__name__;
+    if ((name === 'Figure' || name === 'Plot') && m.title && /for CTCF/.test(m.title.text || '')) {
+      for (const r of m.renderers) {
+        const g = r.glyph ? r.glyph.constructor.__name__ : '';
+        if (['MultiPolygons', 'Patches', 'Segment'].includes(g) && r.visible && r.data_source.get_length() > 0)
+          return true;
+      }
+    }
   }
   return false;
 }"""
