@@ -49,8 +49,8 @@ def served_app(folder: Path, *args: str, seconds: float = 120):
         url = f"http://127.0.0.1:{port}/app"
         deadline = time.time() + seconds
         while time.time() < deadline:
-            try:
-                urllib.request.urlopen(url, timeout=30)
+            try:  # a static file: asking for the app itself would open (and pile up) sessions
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/static/js/bokeh.min.js", timeout=30)
                 break
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.5)

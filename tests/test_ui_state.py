@@ -33,7 +33,9 @@ def state(explorer_app):
     """The shared state, with its inputs put back after each test."""
     s = explorer_app.state
     saved = dict(region=s.region, task=s.task, method=s.method, model=s.model, locus=s.locus, window=s.window,
-                 pasted_sequence=s.pasted_sequence, model_path=s.model_path, locus_path=s.locus_path)
+                 pasted_sequence=s.pasted_sequence, model_path=s.model_path, locus_path=s.locus_path,
+                 attribution=s.attribution, ism=s.ism, motifs=s.motifs, diagnostics=s.diagnostics,
+                 region_problem=s.region_problem)
     yield s
     s.param.update(**saved)
 
@@ -63,10 +65,9 @@ def test_clicking_a_match_zooms_and_draws_the_alignment(explorer_app):
 
     explorer_app._on_match_click(Click())
     seqlet = explorer_app.state.motifs.seqlets.loc[int(explorer_app.state.motifs.matches.iloc[0]["seqlet"])]
-    lo, hi = explorer_app._range_stream.x_range
+    lo, hi = explorer_app.state.x_range
     assert lo == pytest.approx(seqlet["genome_start"] - 10 + 0.5)
     assert hi == pytest.approx(seqlet["genome_end"] + 10 + 0.5)
-    assert explorer_app.state.x_range == pytest.approx((lo, hi))
     assert explorer_app.alignment.visible and explorer_app.alignment.object is not None
 
 
@@ -99,15 +100,20 @@ def test_bad_region_keeps_the_window_and_says_why(state):
     window = state.window
     state.region = "HUMHBB:50,000-40,000"
     assert state.window is window
-    assert state.message_kind == "danger" and "empty or reversed" in state.message
+    assert "empty or reversed" in state.region_problem and f"Still showing {window.region}" in state.region_problem
     state.region = "HUMHBB:1-90,000"
-    assert state.window is window and "outside the loaded locus" in state.message
+    assert state.window is window and "outside the loaded locus" in state.region_problem
     state.region = "HUMHBB:100-150"
-    assert state.window is window and "at least 100 bp" in state.message
+    assert state.window is window and "at least 100 bp" in state.region_problem
     # the box and the URL synced to it show the window still explained, not the bad text
     state.region = "banana"
     assert state.window is window and state.region == str(window.region)
-    assert state.message_kind == "danger" and "'banana'" in state.message
+    assert "'banana'" in state.region_problem
+    # a job's messages do not hide it; a valid region clears it
+    state.say("Done: something.", "success")
+    assert "'banana'" in state.region_problem
+    state.region = "HUMHBB:29,191-31,190"
+    assert state.window is not window and state.region_problem == ""
 
 
 def test_window_too_large_for_ism(state):
@@ -372,7 +378,7 @@ def test_a_fixed_length_model_sizes_the_window(own_state, tmp_path):
     assert abs((s.window.start + s.window.end) // 2 - centre) <= 1
     window = s.window
     s.region = str(s.locus.subregion(s.locus.start + 10, s.locus.start + 110).region)
-    assert s.window is window and "at least 249 bp" in s.message
+    assert s.window is window and "at least 249 bp" in s.region_problem
     # a corrected input length that the model does not take: the model and the window stay
     model = s.model
     s.fix_input_length = 300
@@ -522,3 +528,48 @@ def test_links_out_of_the_folders_are_refused(state, tmp_path_factory):
     s.model_path = str(allowed / "hard.pt")
     assert s.load_model() is False and "has other hard links" in s.message
     assert s.model is model and "not for visitors" not in s.message
+
+
+def test_cancel_shows_the_last_result_again_with_its_inputs(explorer_app, state):
+    """Cancel after switching method and window: the IG result, its method, its window and a
+    diagnostics line about it come back (one truth on screen)."""
+    ig, region = state.attribution, state.region
+    assert ig is not None and ig.method == "ig"
+    state.region = "HUMHBB:29,191-31,190"  # a window nothing was computed on
+    state.method = "saliency"
+    assert state.attribution is None and state.diagnostics == ""  # nothing computed for these inputs yet
+    explorer_app.cancel()
+    assert state.method == "ig" and state.region == region and state.attribution is ig
+    assert state.diagnostics.startswith("Integrated gradients · target CTCF")
+    assert state.message_kind == "warning"
+    assert f"Cancelled; the Integrated gradients result for CTCF on {region} is shown again" in state.message
+
+
+def test_the_diagnostics_line_describes_the_result_shown(state):
+    shown = state.diagnostics
+    job = state.run_job("saliency")  # computed, but another method is shown
+    state.apply(job)
+    assert state.diagnostics == shown and state.attribution.method == "ig"
+    assert "model output for the reference window" in shown and "f(x)" not in shown
+
+
+def test_diagnostics_explain_the_fast_ism_check_and_the_output_in_words(state):
+    from types import SimpleNamespace
+
+    res = SimpleNamespace(method="ism", target="CTCF", device="cpu", seconds=8.1,
+                          diagnostics={"fast_ism_max_abs_diff": 1.4e-6, "fast_ism_verified_positions": [3, 40, 90],
+                                       "reference_score": 3.979})
+    words = state.describe(res)
+    assert "fast ISM, checked against plain ISM at 3 positions: they agree within 1.4e-06" in words
+    assert "model output for the reference window 3.979" in words
+    assert "verified" not in words and "f(x)" not in words
+
+
+def test_a_bad_motif_file_is_named_as_a_motif_file_problem(state):
+    assert "JASPAR" in state.motif_action()
+    state.meme_path = "motifs/broken.meme"
+    try:
+        words = state.motif_action()
+    finally:
+        state.meme_path = ""
+    assert words.startswith("use the motif file broken.meme") and "MEME format" in words

@@ -140,6 +140,21 @@ def test_words_for_fimo_hits():
     assert "destroys the CTCF motif" in text
 
 
+def test_a_match_lost_at_one_span_and_gained_at_another_is_said_to_move():
+    """Never 'destroys the CTCF match ... and creates a new CTCF match ...' for one match."""
+    variant = {"pos": 101, "ref": "G", "alt": "A"}
+    match = lambda seqlet: pd.DataFrame({"seqlet": [seqlet], "rank": [1], "tf_name": ["CTCF"],  # noqa: E731
+                                         "matrix_id": ["MA0139.2"], "q_value": [1e-4]})
+    ref = pd.DataFrame({"start": [90], "end": [99], "score": [2.0], "sign": ["+"]}, index=[0])
+    alt = pd.DataFrame({"start": [103], "end": [112], "score": [1.5], "sign": ["+"]}, index=[0])
+    changes = motif_changes(variant, ref, alt, match(0), match(0))
+    assert sorted(changes["change"]) == ["gained", "lost"]  # the table keeps both spans
+    text = describe_variant_effect(variant, changes=changes)
+    assert text == ("G>A at 101 moves the CTCF match MA0139.2 from 91-99 to 104-112 "
+                    "(seqlet score 2 -> 1.5).")
+    assert "destroys" not in text and "creates" not in text
+
+
 def test_report_on_real_maps(model, locus):
     i = 60
     res = ref_alt_attributions(model, locus, _variant(locus, i), "ism", "CTCF", 20, 120, cache=False)

@@ -14,9 +14,8 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from explorer.plots.tracks import (MAX_LOGO_POSITIONS, X_DIM, annotation_boxes, base_spikes,
-                                   ism_rectangles, logo_polygons, seqlet_boxes)
-from explorer.plots.transforms import visible_indices
+from explorer.plots.tracks import (X_DIM, annotation_boxes, base_spikes,
+                                   ism_rectangles, logo_polygons, position_ticks, seqlet_boxes)
 
 TASK_COLORS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
 
@@ -42,7 +41,9 @@ def overview(locus, predictions: pd.DataFrame | None, window, tasks: list[str]) 
             if task in predictions:
                 layers.append(hv.Curve((centre, predictions[task].to_numpy()), X_DIM, hv.Dimension("score", label="Model score"),
                                        label=task).opts(color=TASK_COLORS[i % len(TASK_COLORS)], line_width=1.5,
-                                                        tools=["hover"]))
+                                                        tools=["hover"],
+                                                        hover_tooltips=[("task", task), ("window centre", "@position{0,0}"),
+                                                                        ("score", "@score{0.000}")]))
     curves = hv.Overlay(layers) if layers else hv.Curve([], X_DIM, "score")
     picker = None
     if predictions is not None and len(predictions):
@@ -56,18 +57,31 @@ def overview(locus, predictions: pd.DataFrame | None, window, tasks: list[str]) 
         curves = curves * hv.VSpan(window.start + 0.5, window.end + 0.5).opts(color="#7b3294", alpha=0.15)
     genes = annotation_boxes(locus.annotations, start, end)
     top = curves.opts(hv.opts.Overlay(
-        height=190, responsive=True, xlim=(start + 0.5, end + 0.5), legend_position="top_left",
+        height=190, responsive=True, xlim=(start + 0.5, end + 0.5), legend_position="right",
         title=f"Locus {locus.chrom}:{start + 1:,}-{end:,}: model score in sliding windows "
               f"(click or drag to choose the window)", show_grid=True,
-        xformatter="%d", toolbar="right"))
-    bottom = genes.opts(hv.opts.Overlay(height=110, responsive=True, xlim=(start + 0.5, end + 0.5), ylim=(-1.8, 1.3),
-                                        title="Genes, exons (dark) and repeats (grey)", toolbar=None))
+        xformatter=position_ticks(), toolbar="right"))
+    bottom = genes.opts(hv.opts.Overlay(height=130, responsive=True, xlim=(start + 0.5, end + 0.5),
+                                        xformatter=position_ticks(), ylabel="",
+                                        title="Genes (grey), exons (purple) and repeats (light grey)", toolbar=None))
     return Overview(top, bottom, picker)
+
+
+def track_ymax(att) -> float:
+    """Half the height of the tracks' y axis for ``att``: the tallest letter stack or bar of the
+    whole window (one scale for every zoom, so a wheel never moves the y axis)."""
+    contribution = att.contribution.numpy()
+    stacks = float(np.abs(contribution).sum(axis=0).max()) if contribution.size else 0.0
+    bars = float(np.abs(att.per_base).max()) if len(att) else 0.0
+    return max(stacks, bars) or 1.0
 
 
 def attribution_tracks(att, seqlets: pd.DataFrame | None, labels: list[str], x_range: tuple[float, float],
                        title: str = "") -> hv.Overlay:
-    """The logo (narrow view) or per-base bars (wide view) of ``att`` for ``x_range``.
+    """The per-base bars of the whole of ``att`` under its labelled seqlet boxes, showing ``x_range``.
+
+    The letters of a narrow view are drawn over these bars by the view (their data change with
+    the zoom; see :func:`explorer.plots.tracks.logo_columns`), and the bars are hidden then.
 
     Parameters
     ----------
@@ -77,32 +91,20 @@ def attribution_tracks(att, seqlets: pd.DataFrame | None, labels: list[str], x_r
     labels : list of str
         One label per seqlet (its best motif match).
     x_range : (float, float)
-        Visible 1-based positions; decides between letters and bars (and sets ``xlim``).
+        Visible 1-based positions (``xlim``).
     title : str
         Plot title.
     """
     first = att.genome_start + 1
-    L = len(att)
-    contribution = att.contribution.numpy()
-    lo, hi = visible_indices(x_range, first, L, margin=1)
-    label = "attribution"
-    if hi - lo <= MAX_LOGO_POSITIONS:
-        matrix = contribution[:, lo:hi]
-        track = logo_polygons(matrix, first + lo, label=label)
-        spikes = base_spikes(np.zeros(0), "", first, label=label)
-        ymax = float(np.abs(matrix).sum(axis=0).max()) if matrix.size else 1.0
-    else:
-        track = logo_polygons(np.zeros((4, 0)), first, label=label)
-        per_base = att.per_base
-        spikes = base_spikes(per_base, att.sequence, first, label=label)
-        ymax = float(np.abs(per_base).max()) if L else 1.0
-    ymax = ymax or 1.0
+    spikes = base_spikes(att.per_base, att.sequence, first, label="attribution")
+    ymax = track_ymax(att)
     boxes = seqlet_boxes(seqlets, labels, ymax * 1.08, ymax * 0.12)
-    return (spikes * track * boxes).opts(
+    return (spikes * boxes).opts(
         hv.opts.Overlay(ylim=(-ymax * 1.1, ymax * 1.45), responsive=True, height=260, show_grid=False,
                         ylabel="Contribution", xlabel="Position (1-based)", tools=["xwheel_zoom", "xpan"],
+                        xformatter=position_ticks(),
                         default_tools=["save", "reset"], active_tools=["xwheel_zoom", "xpan"],
-                        toolbar="right", xlim=tuple(x_range), framewise=True, title=title)
+                        toolbar="right", xlim=tuple(x_range), title=title)
     )
 
 
@@ -129,7 +131,7 @@ def x_bounds_hook(att, min_interval: int = MIN_VIEW_BP):
 def ism_heatmap(ism) -> hv.Rectangles:
     """ISM heatmap of an ISM Attribution (rows A, C, G, T; x: 1-based positions)."""
     return ism_rectangles(ism.values.numpy(), ism.sequence, ism.genome_start + 1).opts(
-        responsive=True, height=210, xlabel="Position (1-based)", ylabel="Substituted base",
+        responsive=True, height=210, xlabel="Position (1-based)", ylabel="Substituted base", xformatter=position_ticks(),
         title="ISM: change in the target when each base is substituted (click a cell)", toolbar="right")
 
 
@@ -164,7 +166,8 @@ def refalt_logos(label: str, first_position: int, variant_offset: int, matrices:
         marker = hv.VSpan(centre - 0.5, centre + 0.5).opts(color="#7b3294", alpha=0.12)
         panels.append((logo_polygons(m, first_position + lo) * marker).opts(
             hv.opts.Overlay(title=f"{title}: {label}", height=170, responsive=True,
-                            ylim=(-ymax * 1.1, ymax * 1.1), ylabel="contribution", xlabel="Position (1-based)")))
+                            ylim=(-ymax * 1.1, ymax * 1.1), ylabel="Contribution", xlabel="Position (1-based)",
+                            xformatter=position_ticks())))
     return stacked(panels)
 
 
@@ -183,17 +186,21 @@ def measured_tracks(positions: np.ndarray, measured_mean: np.ndarray, ism_positi
     task : str
     """
     measured_mean = np.asarray(measured_mean, dtype=float)
-    track = hv.Spikes(pd.DataFrame({"position": np.asarray(positions), "measured": np.nan_to_num(measured_mean)}),
-                      X_DIM, "measured").opts(color="#444", line_width=2, responsive=True, height=150,
-                                              title="Measured effect (mean of substitutions, log2)",
-                                              tools=["hover"])
-    predicted = hv.Spikes(pd.DataFrame({"position": np.asarray(ism_positions), "ISM": np.asarray(ism_per_base, float)}),
-                          X_DIM, "ISM").opts(color="#7b3294", line_width=2, responsive=True, height=150,
-                                             title=f"Model: mean ISM effect ({task})", tools=["hover"])
     has = np.isfinite(measured_mean)
     shown = np.asarray(positions)[has] if has.any() else np.asarray(positions)
     xlim = (shown.min() - 5, shown.max() + 5)
-    return stacked([track.opts(xlim=xlim), predicted.opts(xlim=xlim)])
+    common = dict(line_width=2, responsive=True, height=170, xlim=xlim, xaxis="bottom", yaxis="left",
+                  xlabel="Position (1-based)", xformatter=position_ticks(), show_grid=True, tools=["hover"])
+    track = hv.Spikes(pd.DataFrame({"position": np.asarray(positions), "measured": np.nan_to_num(measured_mean)}),
+                      X_DIM, hv.Dimension("measured", label="Measured (log2)")).opts(
+        color="#444", title="Measured effect per base (mean of its substitutions, log2)",
+        ylabel="Measured (log2)", hover_tooltips=[("position", "@position{0,0}"), ("measured", "@measured{0.000}")],
+        **common)
+    predicted = hv.Spikes(pd.DataFrame({"position": np.asarray(ism_positions), "ISM": np.asarray(ism_per_base, float)}),
+                          X_DIM, hv.Dimension("ISM", label="Model ISM")).opts(
+        color="#7b3294", title=f"Model: mean ISM effect per base ({task})", ylabel="Model ISM",
+        hover_tooltips=[("position", "@position{0,0}"), ("ISM", "@ISM{0.000}")], **common)
+    return stacked([track, predicted])
 
 
 def measured_scatter(points: pd.DataFrame, value: str, task: str, n: int) -> hv.Scatter:

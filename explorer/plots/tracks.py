@@ -12,16 +12,33 @@ import pandas as pd
 
 from explorer.plots import BASE_COLORS
 from explorer.plots.glyphs import glyph
-from explorer.plots.transforms import BASES, logo_stack
+from explorer.plots.transforms import BASES, label_rows, logo_stack
 
 X_DIM = hv.Dimension("position", label="Position (1-based)")
+#: annotation types drawn in the genes track, with their colours (legible on light and dark themes)
+FEATURE_COLORS = {"gene": "#8c8c8c", "exon": "#9e6ac8", "repeat_region": "#c8c8c8"}
+
+
+def position_ticks():
+    """A new tick formatter writing positions with thousands separators (30,210), one per plot
+    (a Bokeh model belongs to one document)."""
+    from bokeh.models import NumeralTickFormatter
+
+    return NumeralTickFormatter(format="0,0")
+
+
+def drawn_features(annotations: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of an annotation table the genes track draws (genes, exons, repeats)."""
+    if annotations is None or not len(annotations):
+        return pd.DataFrame(columns=["type", "start", "end", "name"])
+    return annotations[annotations["type"].isin(list(FEATURE_COLORS))]
 #: above this many positions in view, letters give way to a per-base bar track
 MAX_LOGO_POSITIONS = 400
 
 
-def logo_polygons(matrix: np.ndarray, first_position: int, *, label: str = "attribution",
-                  min_fraction: float = 0.01) -> hv.Polygons:
-    """Vector sequence logo: one polygon per (position, base) with a non-negligible value.
+def logo_columns(matrix: np.ndarray, first_position: int, *, label: str = "attribution",
+                 min_fraction: float = 0.01) -> dict[str, list]:
+    """The letters of a vector sequence logo as columns of a Bokeh ``MultiPolygons`` source.
 
     Parameters
     ----------
@@ -30,28 +47,55 @@ def logo_polygons(matrix: np.ndarray, first_position: int, *, label: str = "attr
     first_position : int
         1-based genome coordinate of column 0 (letters are centred on integers).
     label : str
-        Name of the value dimension shown in the hover.
+        Name of the value column (shown in the hover).
     min_fraction : float
         Letters smaller than this fraction of the largest column are skipped.
 
     Returns
     -------
-    hv.Polygons
-        With value dimensions ``base``, ``value`` and ``color``.
+    dict
+        ``xs``, ``ys`` (per letter: ``[[outer, hole, ...]]``, one part of rings), ``pos``
+        (1-based), ``base``, ``label`` (the signed value) and ``color``; one entry per letter.
     """
-    polys = []
+    cols: dict[str, list] = {"xs": [], "ys": [], "pos": [], "base": [], label: [], "color": []}
     for letter in logo_stack(matrix, min_fraction):
         outer, holes = glyph(BASES[letter.base])
         x0 = first_position + letter.col - 0.45
         y0, h = letter.y0, letter.height
-        polys.append({
-            "position": x0 + outer[:, 0] * 0.9, "y": y0 + outer[:, 1] * h,
-            "holes": [[np.column_stack([x0 + r[:, 0] * 0.9, y0 + r[:, 1] * h]) for r in holes]],
-            "pos": int(first_position + letter.col), "base": BASES[letter.base], label: letter.value,
-            "color": BASE_COLORS[BASES[letter.base]],
-        })
+        rings = (outer, *holes)
+        cols["xs"].append([[x0 + r[:, 0] * 0.9 for r in rings]])
+        cols["ys"].append([[y0 + r[:, 1] * h for r in rings]])
+        cols["pos"].append(int(first_position + letter.col))
+        cols["base"].append(BASES[letter.base])
+        cols[label].append(letter.value)
+        cols["color"].append(BASE_COLORS[BASES[letter.base]])
+    return cols
+
+
+def logo_tooltips(label: str = "attribution") -> list[tuple[str, str]]:
+    """Hover lines of a logo letter (no internal columns such as its colour)."""
+    return [("position", "@pos{0,0}"), ("base", "@base"), (label, f"@{{{label}}}{{0.0000}}")]
+
+
+def logo_polygons(matrix: np.ndarray, first_position: int, *, label: str = "attribution",
+                  min_fraction: float = 0.01) -> hv.Polygons:
+    """Vector sequence logo: one polygon per (position, base) with a non-negligible value.
+
+    Parameters are those of :func:`logo_columns`.
+
+    Returns
+    -------
+    hv.Polygons
+        With value dimensions ``pos``, ``base``, ``label`` and ``color``.
+    """
+    cols = logo_columns(matrix, first_position, label=label, min_fraction=min_fraction)
+    polys = [{"position": xs[0][0], "y": ys[0][0],
+              "holes": [[np.column_stack([hx, hy]) for hx, hy in zip(xs[0][1:], ys[0][1:])]],
+              "pos": pos, "base": base, label: value, "color": color}
+             for xs, ys, pos, base, value, color in zip(cols["xs"], cols["ys"], cols["pos"], cols["base"],
+                                                        cols[label], cols["color"])]
     return hv.Polygons(polys, kdims=[X_DIM, "y"], vdims=["pos", "base", label, "color"]).opts(
-        color="color", line_width=0, tools=["hover"], hover_tooltips=[("position", "@pos{0,0}"), ("base", "@base"), (label, f"@{{{label}}}{{0.0000}}")]
+        color="color", line_width=0, tools=["hover"], hover_tooltips=logo_tooltips(label)
     )
 
 
@@ -77,6 +121,7 @@ def base_spikes(per_base: np.ndarray, sequence: str, first_position: int, *, lab
     })
     return hv.Spikes(df, kdims=[X_DIM], vdims=[label, "base", "color"]).opts(
         color="color", line_width=2, tools=["hover"],
+        hover_tooltips=[("position", "@position{0,0}"), ("base", "@base"), (label, f"@{{{label}}}{{0.0000}}")],
     )
 
 
@@ -124,17 +169,21 @@ def seqlet_boxes(seqlets: pd.DataFrame, labels: list[str], y_top: float, height:
     rects = hv.Rectangles(
         pd.DataFrame({"position": x0, "y0": y_top, "x1": x1, "y1": y_top + height, "label": labels}),
         kdims=[X_DIM, "y0", "x1", "y1"], vdims=["label"],
-    ).opts(fill_alpha=0.15, fill_color="#7b3294", line_color="#7b3294", tools=["hover"])
+    ).opts(fill_alpha=0.15, fill_color="#7b3294", line_color="#7b3294", tools=["hover"],
+           hover_tooltips=[("seqlet", "@label")])
     text = hv.Labels(pd.DataFrame({"position": (x0 + x1) / 2, "y": y_top + height * 1.6, "label": labels}),
                      kdims=[X_DIM, "y"], vdims=["label"]).opts(text_font_size="9pt", text_color="#54278f")
     return rects * text
 
 
-def annotation_boxes(annotations: pd.DataFrame, start: int, end: int) -> hv.Overlay:
-    """Gene/feature boxes for the overview (coordinates 0-based half-open, drawn 1-based)."""
-    kinds = ["gene", "exon", "repeat_region"]
-    ann = annotations[annotations["type"].isin(kinds)] if annotations is not None and len(annotations) else None
-    if ann is None or ann.empty:
+def annotation_boxes(annotations: pd.DataFrame, start: int, end: int, width_px: int = 1000) -> hv.Overlay:
+    """Gene/feature boxes for the overview (coordinates 0-based half-open, drawn 1-based).
+
+    Gene names go on as many rows as keep them from overlapping at a plot ``width_px`` wide
+    (see :func:`explorer.plots.transforms.label_rows`).
+    """
+    ann = drawn_features(annotations)
+    if ann.empty:
         return hv.Rectangles([], kdims=[X_DIM, "y0", "x1", "y1"]) * hv.Labels([], kdims=[X_DIM, "y"])
     level = {"gene": 0.0, "exon": 0.0, "repeat_region": -1.2}
     height = {"gene": 0.3, "exon": 0.8, "repeat_region": 0.5}
@@ -142,12 +191,17 @@ def annotation_boxes(annotations: pd.DataFrame, start: int, end: int) -> hv.Over
         "position": ann["start"].clip(lower=start) + 0.5, "x1": ann["end"].clip(upper=end) + 0.5,
         "y0": [level[t] - height[t] / 2 for t in ann["type"]],
         "y1": [level[t] + height[t] / 2 for t in ann["type"]],
-        "name": ann["name"].astype(str), "type": ann["type"],
-        "color": ann["type"].map({"gene": "#444444", "exon": "#222222", "repeat_region": "#bbbbbb"}),
+        "name": ann["name"].astype(str), "type": ann["type"].astype(str),
+        "color": ann["type"].map(FEATURE_COLORS),
     })
     rects = hv.Rectangles(df, kdims=[X_DIM, "y0", "x1", "y1"], vdims=["name", "type", "color"]).opts(
-        color="color", line_width=0, tools=["hover"], yaxis=None)
+        color="color", line_width=0, tools=["hover"], yaxis=None,
+        hover_tooltips=[("name", "@name"), ("feature", "@type"), ("from", "@position{0,0}"), ("to", "@x1{0,0}")])
     genes = df[df["type"] == "gene"]
-    labels = hv.Labels(pd.DataFrame({"position": (genes["position"] + genes["x1"]) / 2, "y": 0.75, "name": genes["name"]}),
-                       kdims=[X_DIM, "y"], vdims=["name"]).opts(text_font_size="9pt")
-    return rects * labels
+    centres = ((genes["position"] + genes["x1"]) / 2).to_numpy()
+    bp_per_char = 7.0 * (end - start) / width_px  # about 7 px per character at 9 pt
+    rows = label_rows(centres, genes["name"].str.len().to_numpy() * bp_per_char + 2 * bp_per_char)
+    labels = hv.Labels(pd.DataFrame({"position": centres, "y": 0.8 + 0.9 * rows, "name": genes["name"]}),
+                       kdims=[X_DIM, "y"], vdims=["name"]).opts(text_font_size="9pt", text_color="#6a51a3")
+    top = 1.2 + 0.9 * (int(rows.max()) + 1 if len(rows) else 1)
+    return (rects * labels).opts(hv.opts.Overlay(ylim=(-1.8, top)))

@@ -99,6 +99,29 @@ def visible_indices(x_range, first_position: int, length: int, margin: int = 0) 
     return lo, max(lo, hi)
 
 
+def label_rows(centres: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Rows (0, 1, ...) for labels centred at ``centres`` and ``widths`` wide (same units, e.g.
+    bp) so that no two labels on one row overlap; each label takes the lowest free row,
+    left to right, like a genome browser's expanded feature track.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape ``(n,)``
+        In the order of ``centres``.
+    """
+    centres, widths = np.asarray(centres, dtype=float), np.asarray(widths, dtype=float)
+    rows = np.zeros(len(centres), dtype=int)
+    ends: list[float] = []  # right end of the last label on each row
+    for i in np.argsort(centres, kind="stable"):
+        left = centres[i] - widths[i] / 2
+        row = next((r for r, end in enumerate(ends) if end <= left), len(ends))
+        if row == len(ends):
+            ends.append(0.0)
+        ends[row] = centres[i] + widths[i] / 2
+        rows[i] = row
+    return rows
+
+
 def ism_cell(index: int) -> tuple[int, int]:
     """``(row, col)`` of the ISM heatmap cell with flat ``index`` (as a tap on the heatmap gives it).
 

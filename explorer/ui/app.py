@@ -21,26 +21,20 @@ import explorer as ex
 from explorer.io.export import attribution_csv, attribution_npz, seqlet_labels, seqlets_bed
 from explorer.plots.figures import attribution_tracks, ism_heatmap, overview, stacked, x_bounds_hook
 from explorer.plots.static import aligned_motif_figure, figure_bytes, logo_figure
+from explorer.plots.tracks import drawn_features
 from explorer.plots.transforms import ism_cell
 from explorer.ui.files import size_words
+from explorer.ui.help import first_run, heading
+from explorer.ui.live_logo import LiveLogo
 from explorer.ui.jobs import Debouncer, attribution_key, motif_key, release_memory, shared_executor
+from explorer.ui.navigation import parse_position, ruler_words, window_span, zoom_view
+from explorer.ui.progress import Throughput
 from explorer.ui.session import in_session, last_result
 from explorer.ui.state import METHOD_LABELS, ExplorerState
 from explorer.ui.variants_view import VariantsView
 
-HELP = """
-**What this shows.** How much each base of the window matters to the model's output for the
-chosen task. *Integrated gradients*, *DeepLIFT/SHAP* and *saliency* credit each base with a
-share of the prediction; *ISM* mutates every base to each other base and records the change.
-Tall letters matter; letters below the axis push the output down. Boxes mark **seqlets**
-(stretches of high attribution), labelled with their best **JASPAR** match (TOMTOM).
-
-Bring your own model, locus, motifs or measured effects: drop the files on *Your files* in the
-sidebar. Zoom with the mouse wheel: letters appear below about 400 bp, bars above. Positions are
-1-based, like a genome browser. Click the locus overview to move the window there,
-or drag across it with the box-select tool to choose a new window.
-"""
-
+#: the region box's placeholder (browser tests find the box by it)
+REGION_PLACEHOLDER = "chrom:start-end, e.g. HUMHBB:29,211-31,210"
 
 #: the page's fonts: the viewer's own, so nothing is fetched from a font service
 SYSTEM_FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -57,6 +51,18 @@ def _no_web_fonts() -> None:
 
     if "font" in Fast._resources:
         Fast._resources = {k: v for k, v in Fast._resources.items() if k != "font"}
+
+
+def _card(*objects, title: str, collapsed: bool, **params) -> pn.Card:
+    """A sidebar card whose title shows whether it is open (the design draws no arrow)."""
+    card = pn.Card(*objects, title=title, collapsed=collapsed, **params)
+
+    def arrow(event=None):
+        card.title = f"{'▸' if card.collapsed else '▾'} {title}"
+
+    arrow()
+    card.param.watch(arrow, "collapsed")
+    return card
 
 
 class Explorer(pn.viewable.Viewer):
@@ -94,11 +100,14 @@ class Explorer(pn.viewable.Viewer):
         hv.extension("bokeh", logo=False)
         self.state = ExplorerState(model=model, locus=locus, roots=roots, upload_limits=upload_limits,
                                    allow_pickles=allow_pickles)
-        # Bokeh's live x range of the tracks and the stream that redraws them: the only view
-        # objects kept here, because a zoom must move the plot in the browser (state.x_range
-        # holds the range itself)
+        # Bokeh's live x range of the tracks and the stream that reports the browser's zooms: the
+        # only view objects kept here, because a zoom must move the plot in the browser
+        # (state.x_range holds the range itself)
         self._bokeh_range = None
         self._range_stream = None
+        self._letters = None  # the letters of the tracks shown (explorer.ui.live_logo.LiveLogo)
+        self._drawn_window = None  # the screen span of the window last drawn in the tracks
+        self._reverting = False  # the inputs are being put back after a Cancel: start no job
         self._build_widgets()
         if results is not None:
             from explorer.ui.batch_list import BatchRegions
@@ -126,7 +135,7 @@ class Explorer(pn.viewable.Viewer):
         self.w_task = pn.widgets.Select.from_param(p.task)
         self.w_method = pn.widgets.Select.from_param(p.method)
         self.w_bookmark = pn.widgets.Select.from_param(p.bookmark)
-        self.w_region = pn.widgets.TextInput.from_param(p.region)
+        self.w_region = pn.widgets.TextInput.from_param(p.region, placeholder=REGION_PLACEHOLDER)
         self.run_button = pn.widgets.Button(name="Compute", button_type="primary")
         self.cancel_button = pn.widgets.Button(name="Cancel", button_type="warning",
                                                disabled=pn.bind(lambda busy: not busy, p.busy))
@@ -160,19 +169,19 @@ class Explorer(pn.viewable.Viewer):
             pn.widgets.Select.from_param(p.seqlet_null),
             pn.widgets.FloatInput.from_param(p.seqlet_threshold, step=0.005, format="0.[0000]"),
         )
-        upload_rows = [pn.Column(w, margin=(0, 0, 4, 0)) for w in self.uploads.values()]
+        # what one loads first comes first, open: the model, then the locus
+        card = functools.partial(_card, sizing_mode="stretch_width", margin=(4, 0))
         self.sidebar = pn.Column(
+            card(pn.Column(self.uploads["model"], self.w_model_path, self.w_trust, self.load_model_button),
+                 title="Model", collapsed=False),
+            card(pn.Column(self.uploads["locus"], self.w_locus_path, self.w_paste, self.load_locus_button),
+                 title="Locus", collapsed=False),
             pn.pane.Markdown("### What to explain"),
             self.w_task, self.w_method, self.w_bookmark, self.w_region,
             pn.Row(self.run_button, self.cancel_button),
-            pn.Card(pn.Column(*upload_rows), title="Your files (drag and drop)", collapsed=False,
-                    sizing_mode="stretch_width"),
-            pn.Card(method_options, title="Method options", collapsed=True, sizing_mode="stretch_width"),
-            pn.Card(motif_options, title="Motif database", collapsed=True, sizing_mode="stretch_width"),
-            pn.Card(pn.Column(self.w_model_path, self.w_trust, self.load_model_button),
-                    title="Model", collapsed=True, sizing_mode="stretch_width"),
-            pn.Card(pn.Column(self.w_locus_path, self.w_paste, self.load_locus_button),
-                    title="Locus", collapsed=True, sizing_mode="stretch_width"),
+            card(method_options, title="Method options", collapsed=True),
+            card(pn.Column(self.uploads["meme"], motif_options), title="Motif database", collapsed=True),
+            card(pn.Column(self.uploads["measured"]), title="Measured variant effects", collapsed=True),
             width=320,
         )
 
@@ -181,6 +190,9 @@ class Explorer(pn.viewable.Viewer):
         p = s.param
         self.message = pn.pane.Alert(p.message, alert_type=p.message_kind, visible=pn.bind(bool, p.message),
                                      sizing_mode="stretch_width")
+        # a typed or linked region that could not be used: shown until a valid one is
+        self.region_problem = pn.pane.Alert(p.region_problem, alert_type="warning",
+                                            visible=pn.bind(bool, p.region_problem), sizing_mode="stretch_width")
         # the progress bar follows the job from the UI loop (see _await): the worker thread
         # only writes state.job.fraction, which nothing watches
         self.progress = pn.indicators.Progress(value=0, max=100, visible=p.busy, sizing_mode="stretch_width",
@@ -193,9 +205,10 @@ class Explorer(pn.viewable.Viewer):
         self.overview_genes = pn.pane.HoloViews(pn.bind(lambda f: f and f.genes, figures),
                                                 sizing_mode="stretch_width", linked_axes=False,
                                                 visible=pn.bind(lambda locus: locus is not None and
-                                                                len(locus.annotations) > 0, p.locus))
+                                                                len(drawn_features(locus.annotations)) > 0, p.locus))
         self.tracks = pn.pane.HoloViews(pn.bind(self._tracks, p.attribution, p.ism, p.motifs),
                                         sizing_mode="stretch_width", linked_axes=False)
+        self.navigation = self._navigation()
         self.substitution = pn.pane.Markdown(pn.bind(self._substitution, p.substitution, p.attribution, p.ism),
                                              sizing_mode="stretch_width")
         self.agreement = pn.pane.Markdown(pn.bind(self._agreement, p.attribution, p.motifs),
@@ -210,18 +223,65 @@ class Explorer(pn.viewable.Viewer):
         self.model_panel = self._model_panel()
         self.variants = VariantsView(self.state)
         self.main = pn.Column(
-            pn.pane.Markdown(HELP, sizing_mode="stretch_width"),
-            self.message, pn.Row(self.progress, self.progress_text), self.diagnostics,
+            first_run(),
+            self.region_problem, self.message, pn.Row(self.progress, self.progress_text), self.diagnostics,
             self.model_panel,
+            heading("Locus overview", "overview"),
             self.overview_top, self.overview_genes,
-            pn.pane.Markdown("### Attribution of the window"),
-            self.tracks, self.substitution,
-            pn.pane.Markdown("### Motifs: seqlets and their best matches"),
+            heading("Attribution of the window", "attribution"),
+            self.navigation, self.tracks, self.substitution,
+            heading("Motifs: seqlets and their best matches", "motifs"),
             self.agreement, self.matches, self.alignment,
             self.variants.panel,
-            pn.pane.Markdown("### Export"), self.exports,
+            heading("Export", "export"), self.exports,
             sizing_mode="stretch_width",
         )
+
+    def _navigation(self) -> pn.Row:
+        """Genome-browser controls over the tracks: a position box, zoom buttons and the ruler line."""
+        p = self.state.param
+        self.w_position = pn.widgets.TextInput(name="", placeholder="Go to a position, e.g. 30,210 or 30,100-30,300",
+                                               width=330)
+        self.w_position.param.watch(lambda e: self.go_to(e.new), "value")
+        buttons = []
+        for name, factor, words in (("−", 2.0, "Zoom out (twice as wide)"), ("+", 0.5, "Zoom in (half as wide)"),
+                                    ("Whole window", None, "Show the whole window")):
+            button = pn.widgets.Button(name=name, description=words, width=44 if factor else 120)
+            button.on_click(functools.partial(lambda f, e: self.zoom(f), factor))
+            buttons.append(button)
+        ruler = pn.pane.Markdown(pn.bind(self._ruler, p.x_range, p.attribution), margin=(12, 10, 0, 10))
+        return pn.Row(self.w_position, *buttons, ruler, sizing_mode="stretch_width",
+                      visible=pn.bind(lambda att: att is not None, p.attribution))
+
+    def _window_bounds(self) -> tuple[float, float] | None:
+        att = self.state.attribution
+        return window_span(att.genome_start, att.genome_start + len(att)) if att is not None else None
+
+    def _ruler(self, x_range, att) -> str:
+        if att is None:
+            return ""
+        return ruler_words(x_range, att.chrom, self._window_bounds())
+
+    def zoom(self, factor: float | None) -> None:
+        """Zoom the tracks around their centre (``factor`` < 1 zooms in; None: the whole window)."""
+        bounds = self._window_bounds()
+        if bounds is None:
+            return
+        view = bounds if factor is None else zoom_view(self.state.x_range or bounds, factor, bounds)
+        self._show(view)
+
+    def go_to(self, text: str) -> None:
+        """Show the position or range typed in the position box (1-based), or say what is wrong."""
+        bounds, att = self._window_bounds(), self.state.attribution
+        if bounds is None or not text.strip():
+            return
+        lo, hi = self.state.x_range or bounds
+        try:
+            view = parse_position(text, att.chrom, bounds, hi - lo)
+        except ValueError as exc:
+            self.state.say(f"**Could not go to that position.** {exc}", "warning")
+            return
+        self._show(view)
 
     def _model_panel(self) -> pn.Card:
         """What the loader found about the model, with fields to correct it and a button that
@@ -311,31 +371,29 @@ class Explorer(pn.viewable.Viewer):
         s.region = str(s.locus.subregion(start, start + width).region)
 
     def _tracks(self, att, ism, report):
-        """The attribution track (redrawn by a RangeX stream as the view zooms) over the ISM
+        """The attribution track (its letters follow the zoom, see LiveLogo) over the ISM
         heatmap of the same window, when there is one."""
         if att is None:
-            self._range_stream = None
+            self._range_stream = self._letters = None
             return None
         seqlets = report.seqlets if report is not None else None
         labels = seqlet_labels(seqlets, report.matches if report is not None else None)
-        first = att.genome_start + 1
-        full = (first - 0.5, first + len(att) - 0.5)
-        view = full
-        if seqlets is not None and len(seqlets):
-            s0 = seqlets.iloc[0]
-            centre = (s0["genome_start"] + s0["genome_end"]) / 2 + 0.5
-            view = (max(full[0], centre - 60), min(full[1], centre + 60))
+        # a new window opens whole (bars when wide, letters when narrow), as a genome browser
+        # does; the same window redrawn (ISM chunks arriving, a new task) keeps its view
+        full = window_span(att.genome_start, att.genome_start + len(att))
+        kept = self.state.x_range
+        same = self._drawn_window == full and kept is not None and full[0] <= kept[0] < kept[1] <= full[1]
+        view = tuple(kept) if same else full
+        self._drawn_window = full
         title = f"{METHOD_LABELS.get(att.method, att.method)} for {att.target}"
-        stream = hv.streams.RangeX(x_range=view)
+        # built once: a zoom only moves the range and updates the letters' data (LiveLogo)
+        self._letters = LiveLogo(att)
+        track = attribution_tracks(att, seqlets, labels, view, title=title).opts(
+            hv.opts.Overlay(hooks=[x_bounds_hook(att), self._grab_range, self._letters.hook]))
+        stream = hv.streams.RangeX(source=track)
         stream.add_subscriber(self._on_zoom)
         self._range_stream = stream
-
-        def track(x_range):
-            shown = tuple(x_range) if x_range else view
-            return attribution_tracks(att, seqlets, labels, shown, title=title).opts(
-                hv.opts.Overlay(hooks=[x_bounds_hook(att), self._grab_range]))
-
-        panels = [hv.DynamicMap(track, streams=[stream])]
+        panels = [track]
         if ism is not None and ism.genome_start == att.genome_start and len(ism) == len(att):
             heat = ism_heatmap(ism).opts(xlim=view, hooks=[x_bounds_hook(ism)])
             hv.streams.Selection1D(source=heat).add_subscriber(lambda index: self._on_ism_tap(index))
@@ -385,8 +443,11 @@ class Explorer(pn.viewable.Viewer):
             self.state.x_range = (float(self._bokeh_range.start), float(self._bokeh_range.end))
 
     def _on_zoom(self, x_range=None):
+        """The browser's view moved (wheel, pan): letters or bars for it, and the ruler."""
         if x_range is not None and None not in tuple(x_range):
             self.state.x_range = tuple(float(v) for v in x_range)
+            if self._letters is not None:
+                self._letters.show(self.state.x_range)
 
     def _on_ism_tap(self, index):
         if not index or self.state.ism is None:
@@ -420,12 +481,16 @@ class Explorer(pn.viewable.Viewer):
         The plot in the browser is moved here, imperatively: Bokeh owns the live range, and the
         browser reports every zoom back through the RangeX stream (which sets ``state.x_range``).
         """
-        lo, hi = start0 + 0.5, end0 + 0.5
+        self._show(window_span(start0, end0))
+
+    def _show(self, view: tuple[float, float]) -> None:
+        """Move the tracks in the browser to the 1-based screen span ``view``."""
+        lo, hi = view
         self.state.x_range = (lo, hi)
         if self._bokeh_range is not None:
             self._bokeh_range.update(start=lo, end=hi)
-        if self._range_stream is not None:
-            self._range_stream.event(x_range=(lo, hi))
+        if self._letters is not None:
+            self._letters.show((lo, hi))
 
     # -- computing ---------------------------------------------------------------------
     def _start(self):
@@ -433,7 +498,8 @@ class Explorer(pn.viewable.Viewer):
             self.run()
 
     def _on_inputs_changed(self, *events):
-        if self._autorun and self.state.attribution is None and self.state.window is not None:
+        if (self._autorun and not self._reverting and self.state.attribution is None
+                and self.state.window is not None):
             if in_session():
                 self._debounce.request()  # one job once the changes stop, not one per change
             else:
@@ -465,7 +531,7 @@ class Explorer(pn.viewable.Viewer):
             try:
                 s.apply(s.run_motifs(job))
             except Exception as exc:  # noqa: BLE001
-                s.report_error("call the seqlets", exc)
+                s.report_error(s.motif_action(), exc)
             return
         pn.state.execute(functools.partial(self._motifs_async, job))
 
@@ -487,7 +553,7 @@ class Explorer(pn.viewable.Viewer):
                 s.apply(dataclasses.replace(result, key=job.key))
                 s.say(f"Seqlets called again: {result.motifs.seqlet_words}", "success")
         except Exception as exc:  # noqa: BLE001
-            s.report_error("call the seqlets", exc)
+            s.report_error(s.motif_action(), exc)
         finally:
             if s.job.current(generation):
                 self._set_busy(False)
@@ -497,9 +563,22 @@ class Explorer(pn.viewable.Viewer):
         self.run()
 
     def _on_cancel(self, event):
-        self.state.job.cancel()
+        self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the running job and show the last complete result again, with its inputs."""
+        s = self.state
+        s.job.cancel()
         self._set_busy(False)
-        self.state.say("Cancelled; the previous result is kept.", "warning")
+        self._reverting = True
+        try:
+            s.back_to_shown()
+        finally:
+            self._reverting = False
+        kept = (f"the {METHOD_LABELS.get(s.attribution.method, s.attribution.method)} result for "
+                f"{s.attribution.target} on {s.window.region} is shown again" if s.attribution is not None
+                else "nothing was computed before it")
+        s.say(f"Cancelled; {kept}.", "warning")
 
     def run(self, method: str | None = None):
         """Compute off the UI thread (with progress and cancel)."""
@@ -528,6 +607,7 @@ class Explorer(pn.viewable.Viewer):
             job.fraction = min(max(float(fraction), 0.0), 1.0)
             return job.current(generation)
 
+        s.say("")  # the last job's words (an old error) do not stand beside a new progress bar
         self._set_busy(True, f"Computing {METHOD_LABELS[method]} for {s.task}...")
         t0 = time.perf_counter()
         chunks = job.chunks  # appended to by the worker thread (list.append is atomic), read on the loop
@@ -547,13 +627,17 @@ class Explorer(pn.viewable.Viewer):
             s.apply(result)
             self.progress_text.object = "Calling seqlets and matching them with the motif database..."
             self.progress.value = 100
-            result = await self._await(self._submit_motifs(result, shared_key), generation)
+            try:
+                result = await self._await(self._submit_motifs(result, shared_key), generation)
+            except Exception as exc:  # noqa: BLE001 - the map is shown; the motif step says what failed
+                s.report_error(s.motif_action(), exc)
+                return
             if result is None:
                 return
             s.apply(dataclasses.replace(result, key=own_key))
             s.say(f"Done: {METHOD_LABELS[method]} for {s.task} in {time.perf_counter() - t0:.1f} s.", "success")
         except ex.Cancelled:
-            s.say("Cancelled; the previous result is kept.", "warning")
+            pass  # cancel() has put the previous result back and said so
         except Exception as exc:  # noqa: BLE001
             s.report_error("compute the attribution", exc)
         finally:
@@ -570,6 +654,7 @@ class Explorer(pn.viewable.Viewer):
         """
         job = self.state.job
         future = self._follow(ticket)
+        rate = Throughput()
         while not future.done():
             await asyncio.sleep(0.25)
             if not job.current(generation):
@@ -577,11 +662,10 @@ class Explorer(pn.viewable.Viewer):
                 return None
             self.state.show_chunks()
             if t0 is not None:
-                f = job.fraction
-                elapsed = time.perf_counter() - t0
-                self.progress.value = int(100 * f)
-                eta = f" · about {elapsed * (1 - f) / f:.0f} s left" if f > 0.05 else ""
-                self.progress_text.object = f"{100 * f:.0f} % · {elapsed:.1f} s{eta}"
+                now = time.perf_counter()
+                rate.add(now, job.fraction)
+                self.progress.value = int(100 * job.fraction)
+                self.progress_text.object = rate.words(now - t0)
         if not job.current(generation):  # superseded or the page closed (the ticket was detached)
             return None
         result = await future

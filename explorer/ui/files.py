@@ -61,7 +61,7 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
             if resolved.stat().st_nlink > 1:
                 raise PermissionError(
                     f"the {what} {path} has other hard links, so this app does not read it (a hard link can "
-                    f"point at any file on the server); copy the file instead, or upload it under 'Your files'")
+                    f"point at any file on the server); copy the file instead, or upload it in the sidebar")
             return resolved
     if str(path).strip() and any(resolved.is_dir() for resolved in inside):
         raise IsADirectoryError(f"the {what} {path} is a folder, not a file; choose a file inside it")
@@ -69,9 +69,9 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
     if not inside:
         raise PermissionError(
             f"the {what} {path} is not under the folders this app may read ({folders}); start the app "
-            f"with {DATA_DIRS_ENV}=/your/folder to allow another folder, or upload the file under 'Your files'")
+            f"with {DATA_DIRS_ENV}=/your/folder to allow another folder, or upload the file in the sidebar")
     raise FileNotFoundError(f"no {what} {path!s} under the folders this app may read ({folders}); upload it "
-                            f"under 'Your files'")
+                            f"in the sidebar")
 
 
 #: the largest file accepted per kind of upload, in bytes (an ExplorerState's

@@ -63,6 +63,8 @@ JASPAR_COLLECTIONS = ["CORE", "UNVALIDATED", "CNE", "PHYLOFACTS", "SPLICE", "POL
 SEQLET_NULLS = {"the map itself": "map", "shuffled copies through the model (slower)": "model"}
 #: p-value thresholds whose seqlet counts are shown beside the chosen one
 SEQLET_THRESHOLDS = (0.001, 0.01, 0.05)
+#: the inputs that decide which result is shown (see ExplorerState.back_to_shown)
+SHOWN_INPUTS = ("region", "task", "method", "ig_baseline", "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast")
 #: the longest default window of a model that takes any length, in bp
 DEFAULT_WINDOW = 2000
 #: messages of the layers below, put in the app's words: (pattern, replacement)
@@ -286,6 +288,8 @@ class ExplorerState(param.Parameterized):
     motifs = param.Parameter(default=None, precedence=-1, doc="MotifReport of the current result")
     model_summary = param.String(default="", precedence=-1, doc="what the loader found, in words (Markdown)")
     message = param.String(default="", precedence=-1)
+    region_problem = param.String(default="", precedence=-1,
+                                  doc="why the typed or linked region is not shown (until a valid one is)")
     message_kind = param.Selector(default="info", objects=["info", "success", "warning", "danger"], precedence=-1)
     diagnostics = param.String(default="", precedence=-1)
     busy = param.Boolean(default=False, precedence=-1)
@@ -317,6 +321,8 @@ class ExplorerState(param.Parameterized):
         # runs after the URL sync's watcher (precedence 0): see _box_shows_the_window
         self.param.watch(self._box_shows_the_window, "region", precedence=100)
         self._results: dict[tuple, Any] = {}
+        #: the inputs of the complete result on screen (put back when a job is cancelled)
+        self._shown: dict[str, Any] | None = None
         self.load_model(model)
         self.load_locus(locus)
 
@@ -330,7 +336,7 @@ class ExplorerState(param.Parameterized):
     @param.depends("region", watch=True)
     def _on_region(self):
         if self.window is None or str(self.window.region) != self.region:
-            self.set_region()
+            self.set_region(from_box=True)
 
     def _box_shows_the_window(self, event=None):
         """After every other watcher of ``region`` (the URL's included) has seen a bad value,
@@ -352,6 +358,9 @@ class ExplorerState(param.Parameterized):
         self.param.update(message=text, message_kind=kind)
 
     def _fail(self, action: str, exc: Exception) -> None:
+        self.say(self._failure_words(action, exc), "danger")
+
+    def _failure_words(self, action: str, exc: Exception) -> str:
         text = str(exc) if str(exc) else type(exc).__name__
         if not self.allow_pickles:  # a visitor is never told to trust a pickle
             text = re.sub(r"If you trust where it came from, load it with trusted=True; better, export it as "
@@ -361,7 +370,7 @@ class ExplorerState(param.Parameterized):
                           "torch.jit.save) and load that file.", text)
         if isinstance(exc, FileNotFoundError) and exc.filename:
             text = f"no such file: {Path(exc.filename).name}"
-        self.say(f"**Could not {action}.** {app_words(text)}", "danger")
+        return f"**Could not {action}.** {app_words(text)}"
 
     # -- loading -----------------------------------------------------------------------
     def load_model(self, model=None, corrections: bool = False) -> bool:
@@ -576,8 +585,13 @@ class ExplorerState(param.Parameterized):
         same = self.locus.source not in ("", "<pasted>") and Path(self.locus.source).resolve() == path
         return self.region if same else None
 
-    def set_region(self, region: str | None = None) -> bool:
-        """Explain ``region`` (1-based inclusive ``chrom:start-end``) of the loaded locus."""
+    def set_region(self, region: str | None = None, from_box: bool = False) -> bool:
+        """Explain ``region`` (1-based inclusive ``chrom:start-end``) of the loaded locus.
+
+        ``from_box``: the region was typed, linked (URL) or bookmarked; a problem with it goes
+        to ``region_problem`` (shown until a valid region is set), not to ``message`` (which
+        jobs overwrite).
+        """
         region = self.region if region is None else region
         try:
             if self.locus is None:
@@ -593,9 +607,15 @@ class ExplorerState(param.Parameterized):
             window = self.locus.subregion(reg.start, reg.end)
             self._check_window_length(len(window))
         except Exception as exc:  # noqa: BLE001
-            self._fail(f"use the window {region!r}", exc)
+            words = self._failure_words(f"use the window {region!r}", exc)
+            if not from_box:
+                self.say(words, "danger")
+                return False
+            kept = f" Still showing {self.window.region}." if self.window is not None else ""
+            self.region_problem = words + kept
             return False
-        self.param.update(window=window, region=str(window.region), attribution=None, ism=None, motifs=None)
+        self.param.update(window=window, region=str(window.region), attribution=None, ism=None, motifs=None,
+                          region_problem="")
         self._restore_results()
         return True
 
@@ -643,8 +663,23 @@ class ExplorerState(param.Parameterized):
     def _restore_results(self) -> None:
         att = self._results.get(self._key(self.method))
         ism = self._results.get(self._key("ism"))
+        if att:
+            self._shown = self._inputs_now()
         self.param.update(attribution=att[0] if att else None, motifs=att[1] if att else None,
-                          ism=ism[0] if ism else None)
+                          ism=ism[0] if ism else None, diagnostics=self.describe(att[0]) if att else "")
+
+    def _inputs_now(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SHOWN_INPUTS}
+
+    def back_to_shown(self) -> None:
+        """After a cancelled job: show the last complete result again, with the inputs (window,
+        task, method, options) it was computed with, so the boxes and the plots agree."""
+        self.job.param.update(partial=None, chunks=[], chunks_seen=0, fraction=0.0)
+        shown = self._shown or {}
+        if shown.get("region") and shown["region"] != self.region:
+            self.region = shown["region"]
+        self.param.update(**{k: v for k, v in shown.items() if k != "region" and getattr(self, k) != v})
+        self._restore_results()
 
     def check_ready(self, method: str | None = None) -> None:
         """Raise ``ValueError`` (with what to do) when the inputs cannot be computed."""
@@ -702,9 +737,10 @@ class ExplorerState(param.Parameterized):
     def apply(self, job: "Job") -> None:
         """Store a finished job and show it if it still matches the inputs."""
         self._results[job.key] = (job.attribution, job.motifs)
-        updates = {"diagnostics": self.describe(job.attribution)}
-        if job.key == self._key(self.method):
-            updates.update(attribution=job.attribution, motifs=job.motifs)
+        updates = {}
+        if job.key == self._key(self.method):  # the diagnostics line describes what is shown
+            updates.update(attribution=job.attribution, motifs=job.motifs, diagnostics=self.describe(job.attribution))
+            self._shown = self._inputs_now()
         if job.method == "ism" and job.key == self._key("ism"):
             updates["ism"] = job.attribution
         self.param.update(**updates)
@@ -723,6 +759,13 @@ class ExplorerState(param.Parameterized):
             return ex.read_meme(checked_path(self.meme_path, self.roots, "MEME file"))
         return ex.jaspar(release=self.jaspar_release, collection=self.jaspar_collection,
                          tax_group=self.jaspar_tax_group)
+
+    def motif_action(self) -> str:
+        """What the motif step does, in words for a message that it failed."""
+        if self.meme_path.strip():
+            return (f"use the motif file {Path(self.meme_path).name} (the map is shown; check that the file is in "
+                    f"MEME format, or clear it under Motif database to use JASPAR)")
+        return "call the seqlets and match them with JASPAR (the map is shown)"
 
     def motif_report(self, attribution) -> MotifReport:
         """Seqlets, their TOMTOM matches, FIMO hits of the matched motifs, and agreement."""
@@ -751,12 +794,15 @@ class ExplorerState(param.Parameterized):
         if d.get("convergence_delta_max") is not None:
             parts.append(f"max convergence delta {d.get('convergence_delta_max'):.2e}")
         if d.get("fast_ism_max_abs_diff") is not None:
-            found = " on the structure read from the model's graph" if d.get("fast_ism_path") == "graph" else ""
-            parts.append(f"fast ISM{found} verified (max diff {d.get('fast_ism_max_abs_diff'):.1e})")
+            found = " (its layer structure read from the model)" if d.get("fast_ism_path") == "graph" else ""
+            n = len(d.get("fast_ism_verified_positions") or [])
+            where = f"at {n} position{'s' if n != 1 else ''}" if n else "at sampled positions"
+            parts.append(f"fast ISM{found}, checked against plain ISM {where}: they agree within "
+                         f"{d.get('fast_ism_max_abs_diff'):.1e}")
         elif d.get("fast_ism_reason"):
             parts.append(f"plain ISM (exact; the fast engine does not apply: {app_words(str(d.get('fast_ism_reason')))})")
         if d.get("reference_score") is not None:
-            parts.append(f"f(x) = {d.get('reference_score'):.3f}")
+            parts.append(f"model output for the reference window {d.get('reference_score'):.3f}")
         if d.get("sliding"):
             parts.append(str(d.get("sliding")))
         for w in d.get("warnings") or []:

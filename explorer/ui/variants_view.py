@@ -18,6 +18,7 @@ import explorer as ex
 from explorer.io.samples import SAMPLE_DATA
 from explorer.plots.figures import measured_scatter, measured_tracks, refalt_logos
 from explorer.ui.jobs import shared_executor
+from explorer.ui.help import heading
 from explorer.ui.session import in_session, last_result
 from explorer.ui.state import ExplorerState
 from explorer.variants import judge_comparison, output_kind, scatter_data, variant_table_tsv
@@ -66,9 +67,9 @@ class VariantsView(param.Parameterized):
         self.download = pn.widgets.FileDownload(callback=self._tsv, filename="variants.tsv",
                                                 label="Variant table (TSV)", button_type="light", embed=False)
         self.panel = pn.Column(
-            pn.pane.Markdown("### Variants: reference vs alternative"),
+            heading("Variants: reference vs alternative", "variants"),
             pn.Row(self.variant_input, self.open_button), self.words, self.refalt_plot,
-            pn.pane.Markdown("### Measured variant effects vs the model's ISM"),
+            heading("Measured variant effects vs the model's ISM", "measured"),
             pn.Row(self.measured_select, self.measured_path, self.load_measured_button),
             self.measured_report, pn.Row(self.compare_tracks, self.compare_scatter, sizing_mode="stretch_width"),
             self.caption, self.download,

@@ -31,7 +31,7 @@ CHANGE_COLUMNS = ["what", "label", "tf_name", "matrix_id", "start", "end", "ref_
 DEFAULT_NEAR = 25
 
 _VERBS = {"weakened": "weakens", "strengthened": "strengthens", "lost": "destroys", "gained": "creates",
-          "unchanged": "leaves unchanged"}
+          "unchanged": "leaves unchanged", "moved": "moves"}
 
 
 def _to_ref(alignment, start: int, end: int) -> tuple[int, int]:
@@ -190,6 +190,26 @@ def _hit_rows(ref_hits, alt_hits, alignment, v_start, v_end, min_bits) -> list[d
     return rows
 
 
+def _merge_moves(changes: pd.DataFrame) -> pd.DataFrame:
+    """One ``"moved"`` row for a match lost at one span and gained at another (same label and
+    kind), so the words never say a variant both destroys and creates the same match; its
+    ``alt_score`` is the gained one and ``moved_to`` its ``(start, end)``."""
+    out = changes.assign(moved_to=None).reset_index(drop=True)
+    gained = out.index[out["change"] == "gained"].tolist()
+    drop = []
+    for i in out.index[out["change"] == "lost"]:
+        label, what = out.at[i, "label"], out.at[i, "what"]
+        j = next((g for g in gained if label and out.at[g, "label"] == label and out.at[g, "what"] == what), None)
+        if j is None:
+            continue
+        gained.remove(j)
+        drop.append(j)
+        out.at[i, "change"] = "moved"
+        out.at[i, "alt_score"] = out.at[j, "alt_score"]
+        out.at[i, "moved_to"] = (int(out.at[j, "start"]), int(out.at[j, "end"]))
+    return out.drop(index=drop)
+
+
 def _fmt(x: float) -> str:
     return "none" if x is None or not np.isfinite(x) else f"{x:.3g}"
 
@@ -227,7 +247,7 @@ def describe_variant_effect(variant, ref_seqlets: pd.DataFrame | None = None,
                                 locus_start=locus_start, alignment=alignment, ref_hits=ref_hits,
                                 alt_hits=alt_hits, near=near, min_change=min_change)
     head = variant_words(variant)
-    real = changes[changes["change"] != "unchanged"].head(max_items)
+    real = _merge_moves(changes[changes["change"] != "unchanged"]).head(max_items)
     parts = []
     for r in real.itertuples(index=False):
         score = r.ref_score if np.isfinite(r.ref_score) else r.alt_score
@@ -235,6 +255,9 @@ def describe_variant_effect(variant, ref_seqlets: pd.DataFrame | None = None,
         what = r.label or f"the {'positive' if score >= 0 else 'negative'} seqlet at {span}"
         if r.change == "gained":
             what = what.replace("the ", "a new ", 1)
+        if r.change == "moved":
+            a, b = r.moved_to
+            what += f" from {span} to {locus_start + a + 1:,}-{locus_start + b:,}"
         unit = "PWM score" if r.what == "hit" else "seqlet score"
         bits = " bits" if r.what == "hit" else ""
         parts.append(f"{_VERBS[r.change]} {what} ({unit} {_fmt(r.ref_score)} -> {_fmt(r.alt_score)}{bits})")
