@@ -187,7 +187,8 @@ def test_default_view_ig_then_ism_then_motif_click(server, page, artifacts_dir):
 
     # a click on a heatmap cell opens it; the other cells keep their colour (the map stays readable)
     cell = _frame(page, "ISM: change in the target")
-    page.mouse.click(*cell["centre"])
+    x, y = cell["centre"]  # the frame's centre lies on cell borders (between two rows, two positions):
+    page.mouse.click(x + 0.3, y + 8)  # inside one cell (~0.85 px per base here, ~30 px per row)
     picked = _until(page, lambda: (f := _frame(page, "ISM: change in the target")) and f.get("selected") and f)
     assert picked and picked["selected"] == 1, _frame(page, "ISM: change in the target")
     assert page.evaluate(ZOOM_JS, "ISM: change in the target")["unselected_alpha"] == 1
@@ -250,6 +251,10 @@ def test_cancel_keeps_the_previous_result(server, page, artifacts_dir):
     _wait_text(page, "Done: Integrated gradients for SPI1", 240)
     diagnostics = page.get_by_text("Integrated gradients · target SPI1", exact=False)
     assert diagnostics.count() >= 1
+    # plain ISM (tens of seconds): the job is surely still running when Cancel is pressed
+    page.get_by_text("Method options").first.click()
+    page.locator("select", has=page.locator("option", has_text="plain")).first.select_option("plain")
+    page.wait_for_timeout(1000)
     page.locator("select").nth(1).select_option(label="ISM (in-silico mutagenesis)")
     cancel = page.get_by_role("button", name="Cancel")
     _until(page, lambda: cancel.is_enabled(), 30)
@@ -341,8 +346,9 @@ def test_upload_a_cardless_model_and_a_fasta_then_ism_shows_the_logo(server, pag
     _wait_text(page, "Loaded model", 60)
     _wait_text(page, "Model: what was found (my_cnn)", 30)
     files.nth(1).set_input_files(str(fasta))
-    _wait_text(page, "Loaded my_element.fa", 60)
-    assert _region_box(page).input_value() == "my_element:1-600"
+    # the locus' "Loaded" line may already be replaced by the job it starts: wait for the window
+    assert _until(page, lambda: _region_box(page).input_value() == "my_element:1-600", 60), \
+        _region_box(page).input_value()
     method = page.locator("select", has=page.locator("option", has_text="ISM (in-silico mutagenesis)"))
     method.first.select_option(label="ISM (in-silico mutagenesis)")
     _wait_text(page, "Done: ISM (in-silico mutagenesis) for task 0", 240)

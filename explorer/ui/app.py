@@ -242,7 +242,7 @@ class Explorer(pn.viewable.Viewer):
         p = self.state.param
         self.w_position = pn.widgets.TextInput(name="", placeholder="Go to a position, e.g. 30,210 or 30,100-30,300",
                                                width=330)
-        self.w_position.param.watch(lambda e: self.go_to(e.new), "value")
+        self.w_position.param.watch(self._on_position_typed, "value")
         buttons = []
         for name, factor, words in (("−", 2.0, "Zoom out (twice as wide)"), ("+", 0.5, "Zoom in (half as wide)"),
                                     ("Whole window", None, "Show the whole window")):
@@ -269,6 +269,15 @@ class Explorer(pn.viewable.Viewer):
             return
         view = bounds if factor is None else zoom_view(self.state.x_range or bounds, factor, bounds)
         self._show(view)
+
+    def _on_position_typed(self, event) -> None:
+        # Panel applies a typed value inside the browser's own edit; a range change made there
+        # does not reach the browser, so the move runs on the next tick (as a button's click does)
+        doc = pn.state.curdoc if in_session() else None
+        if doc is None:
+            self.go_to(event.new)
+        else:
+            doc.add_next_tick_callback(lambda: self.go_to(event.new))
 
     def go_to(self, text: str) -> None:
         """Show the position or range typed in the position box (1-based), or say what is wrong."""
@@ -487,10 +496,18 @@ class Explorer(pn.viewable.Viewer):
         """Move the tracks in the browser to the 1-based screen span ``view``."""
         lo, hi = view
         self.state.x_range = (lo, hi)
-        if self._bokeh_range is not None:
-            self._bokeh_range.update(start=lo, end=hi)
         if self._letters is not None:
             self._letters.show((lo, hi))
+        if self._bokeh_range is None:
+            return
+        doc = pn.state.curdoc if in_session() else None
+        if doc is None:
+            self._bokeh_range.update(start=lo, end=hi)
+        else:
+            # the range goes in a message of its own, after the letters' new data: sent in one
+            # message with them, BokehJS may redraw the figure on its previous range
+            rng = self._bokeh_range
+            doc.add_next_tick_callback(lambda: rng.update(start=lo, end=hi))
 
     # -- computing ---------------------------------------------------------------------
     def _start(self):
