@@ -43,6 +43,25 @@ def executor():
     pool.shutdown(wait=False)
 
 
+def run_coroutine(coroutine):
+    """``asyncio.run(coroutine)`` in a thread of its own: the browser tests (Playwright's sync
+    API) leave an event loop running in the main thread, where ``asyncio.run`` refuses to start."""
+    out = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
 def test_identical_jobs_run_once_and_every_waiter_gets_progress_chunks_and_result(executor):
     work = Gate()
     seen_a, seen_b, fractions_b = [], [], []
@@ -180,7 +199,7 @@ def test_debouncer_calls_once_after_the_changes_stop():
         await asyncio.sleep(0.6)
         return last
 
-    last = asyncio.run(scenario())
+    last = run_coroutine(scenario())
     assert len(calls) == 1 and calls[0] - last >= 0.25  # one call, a delay after the last of the burst
 
 
@@ -207,7 +226,7 @@ def test_two_sessions_asking_the_same_share_one_computation(app_pool, monkeypatc
     async def both():
         await asyncio.gather(*(e._run_async() for e in sessions))
 
-    asyncio.run(both())
+    run_coroutine(both())
     a, b = (e.state for e in sessions)
     assert len(calls) == 1 and app_pool.started == 2  # one attribution job and one motif job, not two each
     assert a.attribution is b.attribution and a.attribution is not None
@@ -237,5 +256,5 @@ def test_input_changes_start_one_computation_after_they_stop(monkeypatch):
         assert not runs
         await asyncio.sleep(1.0)
 
-    asyncio.run(burst())
+    run_coroutine(burst())
     assert runs == ["saliency"]

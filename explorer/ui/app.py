@@ -33,6 +33,9 @@ from explorer.ui.session import in_session, last_result
 from explorer.ui.state import METHOD_LABELS, ExplorerState
 from explorer.ui.variants_view import VariantsView
 
+#: seconds after the app moved the tracks during which a browser report of the view it
+#: replaced is taken as stale (queued before the move) and ignored
+STALE_REPORT_SECONDS = 3.0
 #: the region box's placeholder (browser tests find the box by it)
 REGION_PLACEHOLDER = "chrom:start-end, e.g. HUMHBB:29,211-31,210"
 
@@ -105,6 +108,7 @@ class Explorer(pn.viewable.Viewer):
         # (state.x_range holds the range itself)
         self._bokeh_range = None
         self._range_stream = None
+        self._replaced = None  # (the view _show replaced, when): stale reports of it are ignored
         self._letters = None  # the letters of the tracks shown (explorer.ui.live_logo.LiveLogo)
         self._drawn_window = None  # the screen span of the window last drawn in the tracks
         self._reverting = False  # the inputs are being put back after a Cancel: start no job
@@ -454,7 +458,15 @@ class Explorer(pn.viewable.Viewer):
     def _on_zoom(self, x_range=None):
         """The browser's view moved (wheel, pan): letters or bars for it, and the ruler."""
         if x_range is not None and None not in tuple(x_range):
-            self.state.x_range = tuple(float(v) for v in x_range)
+            view = tuple(float(v) for v in x_range)
+            if self._replaced is not None:
+                old, since = self._replaced
+                if time.monotonic() - since < STALE_REPORT_SECONDS and np.allclose(view, old):
+                    # the browser's report of the range it had before _show moved it (still in
+                    # the stream's queue): the plot already shows the new range, keep it
+                    return
+                self._replaced = None
+            self.state.x_range = view
             if self._letters is not None:
                 self._letters.show(self.state.x_range)
 
@@ -495,6 +507,8 @@ class Explorer(pn.viewable.Viewer):
     def _show(self, view: tuple[float, float]) -> None:
         """Move the tracks in the browser to the 1-based screen span ``view``."""
         lo, hi = view
+        if self.state.x_range is not None:
+            self._replaced = (tuple(self.state.x_range), time.monotonic())
         self.state.x_range = (lo, hi)
         if self._letters is not None:
             self._letters.show((lo, hi))
