@@ -294,11 +294,18 @@ def attribute(model: nn.Module, locus_or_onehot, method: str = "ism",
         seconds = time.perf_counter() - tic
         report(progress, 1.0)
 
+    return _finished(key, values, x, method, target_obj.name, start, end, chrom, offset,
+                     dict(opts, **target_options), diagnostics, dev, seconds)
+
+
+def _finished(key, values, x, method, target_name, start, end, chrom, offset, options, diagnostics, dev,
+              seconds) -> Attribution:
+    """The computed map of ``[start, end)`` checked for non-finite values, as an
+    :class:`Attribution` on ``chrom``/``offset``, saved under ``key`` (None: not cached)."""
     check_finite_map(values, method, start, diagnostics.get("reference_score"))
     diagnostics.cache_hit = False
-    result = Attribution(values=values, one_hot=x[:, start:end].clone(), method=method,
-                         target=target_obj.name, start=start, end=end, chrom=chrom,
-                         genome_start=offset + start, options=dict(opts, **target_options),
+    result = Attribution(values=values, one_hot=x[:, start:end].clone(), method=method, target=target_name,
+                         start=start, end=end, chrom=chrom, genome_start=offset + start, options=options,
                          diagnostics=diagnostics, device=str(dev), seconds=seconds)
     if key is not None:
         _cache.save(key, result)
@@ -344,15 +351,10 @@ def _attribute_lm(model, x, chrom, offset, method, start, end, *, cache, progres
         diagnostics.target = target
         seconds = time.perf_counter() - tic
         report(progress, 1.0)
-    check_finite_map(values, method, start)
+    result = _finished(key, values, x, method, name, start, end, chrom, offset, dict(opts), diagnostics, dev,
+                       seconds)
     if on_chunk is not None:
         on_chunk(start, end, values)
-    diagnostics.cache_hit = False
-    result = Attribution(values=values, one_hot=window.clone(), method=method, target=name, start=start, end=end,
-                         chrom=chrom, genome_start=offset + start, options=dict(opts), diagnostics=diagnostics,
-                         device=str(dev), seconds=seconds)
-    if key is not None:
-        _cache.save(key, result)
     return result
 
 
