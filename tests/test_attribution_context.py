@@ -84,11 +84,65 @@ def test_span_is_clamped_widened_to_min_length_and_can_be_chosen():
         model_input_span(Recording(), 1000, 500, 510, -3)
 
 
+class Cardless(nn.Module):
+    """A user's local model with no card and no receptive_field attribute: conv k=9, then a
+    dilated conv k=3, dilation 4 (receptive field 17), summed over positions; with
+    ``crop``, the first conv is unpadded (the output lacks 4 positions at each end)."""
+
+    def __init__(self, crop: bool = False, profile: bool = False):
+        super().__init__()
+        torch.manual_seed(3)
+        self.profile = profile
+        self.conv1 = nn.Conv1d(4, 8, KERNEL, padding=0 if crop else KERNEL // 2)
+        self.conv2 = nn.Conv1d(8, 2, 3, padding=4, dilation=4)
+
+    def forward(self, x):
+        y = torch.tanh(self.conv2(torch.relu(self.conv1(x))))
+        return y if self.profile else y.sum(-1)
+
+
+class PooledGate(nn.Module):
+    """Not local: every position is scaled by a mean over the whole input."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.conv = nn.Conv1d(4, 2, 5, padding=2)
+        self.lengths: list[int] = []
+
+    def forward(self, x):
+        self.lengths.append(int(x.shape[-1]))
+        y = self.conv(x)
+        return (y * y.mean(-1, keepdim=True)).sum(-1)
+
+
+@pytest.mark.parametrize("crop", [False, True])
+def test_a_cardless_model_is_cut_with_the_receptive_field_of_its_graph(crop):
+    x = random_one_hot(WHOLE_SEQUENCE_MAX + 4_000, seed=2)
+    model = torch.jit.trace(Cardless(crop).eval(), x[None, :, :1000])  # a TorchScript file as users bring it
+    radius, trim = local_radius(model)
+    assert (radius, trim) == (8, 0)  # a pooled output: the crop is inside the flank
+    profile = torch.jit.trace(Cardless(crop, profile=True).eval(), x[None, :, :1000])
+    assert local_radius(profile) == (8, 4 if crop else 0)  # a profile 8 bp shorter than its input
+    flank = 2 * radius + trim
+    start, end = 60_000, 60_020
+    for method, options in (("ism", {"fast": False}), ("saliency", {})):
+        local = ex.attribute(model, x, method, 1, start, end, cache=False, **options)
+        whole = ex.attribute(model, x, method, 1, start, end, cache=False, context=None, **options)
+        assert local.diagnostics["model_input"] == [start - flank, end + flank]
+        f = whole.diagnostics.get("reference_score") or 1.0
+        tol = 2e-6 * max(1.0, abs(f))  # float32 rounding of f, a sum over 104 kb (seen: 1.9e-7 |f|)
+        assert torch.allclose(local.values, whole.values, atol=tol, rtol=0), (method, (local.values - whole.values).abs().max())
+        assert local.values.abs().max() > 50 * tol
+
+
 def test_unknown_locality_or_an_output_window_gives_the_whole_sequence():
-    blind = Recording(receptive_field=None)
-    assert local_radius(blind) is None
-    ex.attribute(blind, random_one_hot(3000), "saliency", 0, 1000, 1010, cache=False, context="auto")
-    assert set(blind.lengths) == {3000}
+    blind = PooledGate()
+    assert local_radius(blind) is None  # its graph is not local: a per-position value gated by a mean
+    blind.lengths.clear()
+    ex.attribute(blind, random_one_hot(WHOLE_SEQUENCE_MAX + 10), "saliency", 0, 1000, 1010, cache=False,
+                 context="auto")
+    assert set(blind.lengths) == {WHOLE_SEQUENCE_MAX + 10}
     profile = Recording(profile=True)  # output positions are those of the whole input
     ex.attribute(profile, random_one_hot(3000), "saliency", 0, 1000, 1010, cache=False, context=8,
                  window=(990, 1020))

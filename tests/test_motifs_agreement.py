@@ -71,9 +71,12 @@ def test_unmatched_and_empty(core):
         agreement(att, seqlets, matches, matches, q_threshold=0)
 
 
-def test_warmup_runs_tomtom_and_fimo():
+def test_warmup_runs_tomtom_fimo_and_the_baseline_shuffle():
+    import sys
+
     from explorer.warmup import warm
 
     times = warm(verbose=False)
-    assert set(times) == {"TOMTOM", "FIMO"}
+    assert set(times) == {"TOMTOM", "FIMO", "shuffle"}
+    assert "tangermeme.ersatz" in sys.modules
     assert all(t >= 0 for t in times.values())

@@ -2,8 +2,8 @@
 
 A model that takes any length and whose outputs at position ``i`` depend only on the input
 within ``radius`` bases of ``i`` (a *local* model: stacked 'same'-padded convolutions, its
-receptive field ``2 * radius + 1`` known from the model card or its structure declaration)
-needs, to explain the window ``[start, end)``, only the input
+receptive field ``2 * radius + 1`` known from the model card or its structure declaration,
+or, for a model that declares nothing, read from its captured graph) needs, to explain the window ``[start, end)``, only the input
 ``[start - flank, end + flank)`` with ``flank = 2 * radius`` (plus any head trim): every
 model output that a base of the window can change is then computed from exactly the input
 it sees in the whole sequence. So ISM of 20 bases of a 50 Mb chromosome runs the model on
@@ -27,12 +27,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from explorer.attribution.structure import resolve_structure
 
 __all__ = ["local_radius", "model_input_span", "WHOLE_SEQUENCE_MAX"]
 
 #: with ``context="auto"``, sequences up to this many bases are given to the model whole
 WHOLE_SEQUENCE_MAX = 100_000
+#: input lengths at which a cardless model's graph is read for its receptive field (the
+#: next is tried while the field found is more than half the length: it may be clipped)
+GRAPH_PROBE_LENGTHS = (4_096, 16_384, 65_536)
 
 
 def _declared_radius(model: Any) -> int | None:
@@ -50,19 +55,56 @@ def _declared_radius(model: Any) -> int | None:
     return None
 
 
+def _graph_radius(model: Any) -> tuple[int, int] | None:
+    """``(radius, trim)`` read from the model's captured graph, or None (not local, or the
+    graph cannot be captured).
+
+    The graph's receptive field ``W`` (the widest stretch of input one local value reads,
+    :class:`explorer.attribution.graph_ism.LocalGraph`) gives ``radius = W // 2``, so the
+    flank ``2 * radius >= W - 1`` holds even for a field that is not centred. ``trim``:
+    half of what a local output (a profile) lacks against the input, in input bases
+    (crops; a strided output counts as trimmed too, which only gives more context).
+    """
+    from explorer.attribution.graph import GraphError, capture
+    from explorer.attribution.graph_ism import LocalGraph, Node
+    from explorer.attribution.runtime import model_device
+
+    device = model_device(model)
+    gen = torch.Generator().manual_seed(0)
+    for probe in GRAPH_PROBE_LENGTHS:
+        probe = max(probe, int(getattr(model, "min_length", 1) or 1))
+        x = torch.zeros(4, probe)
+        x[torch.randint(4, (probe,), generator=gen), torch.arange(probe)] = 1.0
+        try:
+            with torch.no_grad():
+                graph = LocalGraph(capture(model, probe, device), x.to(device))
+        except (GraphError, NotImplementedError, RuntimeError, ValueError, TypeError):
+            return None
+        field = int(graph.receptive_field)
+        if 2 * field <= probe:
+            outputs = [o for o in graph.outputs if isinstance(o, Node) and o.kind == "local"]
+            trim = max([(probe - o.n * o.jump + 1) // 2 for o in outputs] + [0])
+            return field // 2, max(0, trim)
+    return None
+
+
 def local_radius(model: Any) -> tuple[int, int] | None:
     """``(radius, trim)`` of a local model, or None when its locality is unknown.
 
     ``radius``: a model output at position ``i`` depends on the input ``[i - radius,
     i + radius]`` (the trunk's radius plus its heads' convolutions). ``trim``: positions a
     head leaves out at each end. From the structure declaration (:mod:`.structure`), else the
-    card's ``receptive_field``/``radius`` or the network's ``receptive_field`` attribute.
+    card's ``receptive_field``/``radius`` or the network's ``receptive_field`` attribute,
+    else the model's captured graph (:func:`_graph_radius`; a model of fixed input length
+    is never cut, so it is not read).
     """
     try:
         structure = resolve_structure(model)
     except Exception:  # noqa: BLE001 - no (usable) declaration: look for a declared receptive field
         radius = _declared_radius(model)
-        return None if radius is None else (radius, 0)
+        if radius is not None:
+            return radius, 0
+        return None if getattr(model, "input_length", None) else _graph_radius(model)
     heads = structure.heads
     return (structure.radius + max((h.radius for h in heads), default=0),
             max((int(getattr(h, "trim", 0) or 0) for h in heads), default=0))
