@@ -36,6 +36,7 @@ Usage::
     python benchmarks/bench_plain_ism.py --cases gru --rounds 5
     python benchmarks/bench_plain_ism.py --quick               # short windows, 1 round
     python benchmarks/bench_plain_ism.py --cases attention --attention-window 1000 --rounds 1
+    python benchmarks/bench_plain_ism.py --cases attention --attention-length 2000 --attention-window 100
 """
 
 from __future__ import annotations
@@ -98,17 +99,18 @@ def sequence(length: int, seed: int = 0) -> torch.Tensor:
     return torch.nn.functional.one_hot(torch.randint(0, 4, (length,), generator=gen), 4).T.float().contiguous()
 
 
-def cases(names: list[str], quick: bool, attention_window: int = 100) -> list[Case]:
+def cases(names: list[str], quick: bool, attention_window: int = 100, attention_length: int = 1000) -> list[Case]:
     """The cases asked for (``attention``, ``gru``, ``cnn``), quick ones with short windows.
 
-    ``attention_window``: positions the attention model's ISM mutates (of its 1,000).
+    ``attention_window``: positions the attention model's ISM mutates (of its
+    ``attention_length``, the sequence it is given).
     """
     out = []
     for name in names:
         if name == "attention":
             window = (0, 20 if quick else attention_window)
             out.append(Case("attention (2 x TransformerEncoderLayer, d_model 64, 4 heads)", build("attention", 0),
-                            1000, window, window, rounds={"tm fast=False sdpa": None}))
+                            attention_length, window, window, rounds={"tm fast=False sdpa": None}))
         elif name == "gru":
             window = (0, 100 if quick else 1000)
             # tangermeme's fast=True runs the captured GRU about 50x slower than fast=False: forced on
@@ -250,6 +252,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="short windows, 1 round")
     parser.add_argument("--attention-window", type=int, default=100,
                         help="positions mutated in the attention case (1000: the whole sequence)")
+    parser.add_argument("--attention-length", type=int, default=1000,
+                        help="bases of the sequence the attention model is given (the issue's 2 kb: 2000)")
     parser.add_argument("--baseline", action="store_true", help="also ours with a fixed batch of 64")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", default=None, help="write plain_ism.md and plain_ism.json into this folder")
@@ -257,7 +261,8 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     rounds = 1 if args.quick else args.rounds
-    rows = [run_case(case, rounds, args.baseline) for case in cases(args.cases.split(","), args.quick, args.attention_window)]
+    rows = [run_case(case, rounds, args.baseline) for case in cases(args.cases.split(","), args.quick, args.attention_window,
+                                                                  args.attention_length)]
     machine = (f"{os.cpu_count()} logical CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
                f"load average at the end {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     text = table(rows) + "\n\n" + footer(rows) + "\n\nMachine: " + machine
