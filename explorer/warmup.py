@@ -87,7 +87,8 @@ def warm(verbose: bool = True) -> dict[str, float]:
     _shuffle_baselines()
     times["shuffle"] = time.perf_counter() - t
     if verbose:
-        for name, sec in list(times.items())[:2]:
+        for name in ("TOMTOM", "FIMO"):
+            sec = times[name]
             state = "compiled and cached" if sec > COMPILED_AFTER_S else "already warm (loaded from the cache)"
             print(f"explorer.warmup: memelite {name}: {state} in {sec:.1f} s")
     return times

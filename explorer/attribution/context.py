@@ -3,8 +3,8 @@
 A model that takes any length and whose outputs at position ``i`` depend only on the input
 within ``radius`` bases of ``i`` (a *local* model: stacked 'same'-padded convolutions, its
 receptive field ``2 * radius + 1`` known from the model card or its structure declaration,
-or, for a model that declares nothing, read from its captured graph) needs, to explain the window ``[start, end)``, only the input
-``[start - flank, end + flank)`` with ``flank = 2 * radius`` (plus any head trim): every
+or, for a model that declares nothing, read from its captured graph) needs, to explain the
+window ``[start, end)``, only the input ``[start - flank, end + flank)`` with ``flank = 2 * radius`` (plus any head trim): every
 model output that a base of the window can change is then computed from exactly the input
 it sees in the whole sequence. So ISM of 20 bases of a 50 Mb chromosome runs the model on
 a few hundred bases, not on 50 Mb.
@@ -68,13 +68,12 @@ def _graph_radius(model: Any) -> tuple[int, int] | None:
     from explorer.attribution.graph import GraphError, capture
     from explorer.attribution.graph_ism import LocalGraph, Node
     from explorer.attribution.runtime import model_device
+    from explorer.io.probing import random_one_hot
 
     device = model_device(model)
-    gen = torch.Generator().manual_seed(0)
     for probe in GRAPH_PROBE_LENGTHS:
         probe = max(probe, int(getattr(model, "min_length", 1) or 1))
-        x = torch.zeros(4, probe)
-        x[torch.randint(4, (probe,), generator=gen), torch.arange(probe)] = 1.0
+        x = random_one_hot(1, probe)[0]
         try:
             with torch.no_grad():
                 graph = LocalGraph(capture(model, probe, device), x.to(device))
