@@ -147,3 +147,10 @@ def test_thousands_of_borzoi_tracks_are_searched_fifty_at_most(tmp_path):
     assert frame["start"].tolist() == [bins["offset"] + 32 * i for i in range(16)]
     np.testing.assert_allclose(frame["RNA:sample 7"], direct[7].numpy(), rtol=1e-5,
                                atol=1e-6 * float(direct.abs().max()))
+
+
+def test_inputs_can_be_anchored_at_the_window():
+    bins = ex.OutputBins(8, 16, 4)
+    assert track_inputs(bins, 64, 180, anchor=74) == [10, 42, 74, 106]
+    assert track_inputs(bins, 64, 180, anchor=5) == [5, 37, 69, 101]
+    assert track_inputs(bins, 64, 180, anchor=500) == [20, 52, 84, 116]  # clipped to the last input

@@ -46,12 +46,13 @@ def _bins_and_length(model: nn.Module) -> tuple[OutputBins, int]:
     return bins, length
 
 
-def track_inputs(bins: OutputBins, input_length: int, length: int, start: int | None = None) -> list[int]:
+def track_inputs(bins: OutputBins, input_length: int, length: int, start: int | None = None,
+                 anchor: int | None = None) -> list[int]:
     """0-based starts of the model inputs :func:`predict_tracks` runs on a sequence of ``length``.
 
     ``start`` given: that one input. Otherwise consecutive inputs whose output bins join end
     to end (each starts ``bins.count * bins.size`` bases after the previous one), as many as
-    fit, centred on the sequence.
+    fit: one of them starting at ``anchor`` (0-based) when given, else centred on the sequence.
 
     Raises
     ------
@@ -68,13 +69,18 @@ def track_inputs(bins: OutputBins, input_length: int, length: int, start: int | 
                              f"of {length:,} bp; start must satisfy 0 <= start <= {length - input_length:,}")
         return [start]
     step = bins.count * bins.size
+    if anchor is not None:
+        anchor = min(max(0, int(anchor)), length - input_length)
+        first = anchor - (anchor // step) * step
+        return list(range(first, length - input_length + 1, step))
     n = 1 + (length - input_length) // step
     first = (length - (input_length + (n - 1) * step)) // 2
     return [first + k * step for k in range(n)]
 
 
 def predict_tracks(model: nn.Module, locus_or_onehot, tracks: list[str | int] | None = None, *,
-                   start: int | None = None, device: str | torch.device | None = None) -> pd.DataFrame:
+                   start: int | None = None, anchor: int | None = None,
+                   device: str | torch.device | None = None) -> pd.DataFrame:
     """The model's predicted output tracks along a locus, one row per output bin.
 
     Parameters
@@ -90,6 +96,9 @@ def predict_tracks(model: nn.Module, locus_or_onehot, tracks: list[str | int] | 
     start : int, optional
         0-based start in the sequence of the one input to run; default: as many consecutive
         inputs as fit, their bins joined end to end (:func:`track_inputs`).
+    anchor : int, optional
+        0-based start in the sequence of one of those inputs (the app's attribution window),
+        default: the inputs are centred on the sequence.
     device : optional
         Where to run (default: the model's device choice).
 
@@ -111,7 +120,7 @@ def predict_tracks(model: nn.Module, locus_or_onehot, tracks: list[str | int] | 
 
     bins, input_length = _bins_and_length(model)
     x, _chrom, offset = _as_input(locus_or_onehot)
-    starts = track_inputs(bins, input_length, int(x.shape[1]), start)
+    starts = track_inputs(bins, input_length, int(x.shape[1]), start, anchor)
     names = list(getattr(model, "tasks", None) or [])
     chosen = list(range(len(names))) if tracks is None else [_track_index(model, t, names) for t in tracks]
     dev = resolve_device(model, device)
