@@ -182,3 +182,19 @@ def test_model_folders_are_checked_like_files(root, tmp_path):
         s.model_path = path
         assert s.load_model() is False and s.model.name == "tiny-enformer", path
         assert str(outside) not in s.message.replace(path, "")
+
+
+def test_the_page_shows_the_folder_boxes_tracks_and_search(root):
+    from explorer.ui.app import Explorer
+
+    app = Explorer(model="tiny-enformer", locus=pasted(), roots=[root], autorun=False)
+    s = app.state
+    assert s.model.kind == "enformer", s.message
+    assert list(app.w_tracks.options) == s.model.tasks and app.w_tracks.value == s.shown_tracks  # box and state agree
+    app.w_tracks.value = ["DNASE:K562", "CAGE:K562"]
+    assert list(s.track_predictions.columns[6:]) == ["DNASE:K562", "CAGE:K562"]
+    figures = app._overview(s.locus, s.predictions, s.window, s.model, s.track_predictions)
+    assert len(figures.scores.Rectangles) == 2 and figures.picker is not None
+    search = app.w_task_search[0]
+    search.value = "ENCFF002 - cage:hepg2"
+    assert s.task == "CAGE:K562 - CAGE:HepG2" and app.w_task.value == s.task

@@ -80,7 +80,7 @@ def track_inputs(bins: OutputBins, input_length: int, length: int, start: int | 
 
 def predict_tracks(model: nn.Module, locus_or_onehot, tracks: list[str | int] | None = None, *,
                    start: int | None = None, anchor: int | None = None,
-                   device: str | torch.device | None = None) -> pd.DataFrame:
+                   device: str | torch.device | None = None, batch_size: int | None = None) -> pd.DataFrame:
     """The model's predicted output tracks along a locus, one row per output bin.
 
     Parameters
@@ -101,6 +101,8 @@ def predict_tracks(model: nn.Module, locus_or_onehot, tracks: list[str | int] | 
         default: the inputs are centred on the sequence.
     device : optional
         Where to run (default: the model's device choice).
+    batch_size : int, optional
+        Inputs per forward pass (default: as many as make about 1 Mb, at least 1).
 
     Returns
     -------
@@ -126,14 +128,16 @@ def predict_tracks(model: nn.Module, locus_or_onehot, tracks: list[str | int] | 
     dev = resolve_device(model, device)
     rows = []
     with running_on(model, dev), torch.inference_mode(), explained_model_errors("predicting the tracks"):
-        for s in starts:
-            y = model(x[:, s:s + input_length][None].to(dev))
+        size = int(batch_size or max(1, 2**20 // input_length))
+        for i in range(0, len(starts), size):
+            batch = torch.stack([x[:, s:s + input_length] for s in starts[i:i + size]]).to(dev)
+            y = model(batch)
             if isinstance(y, (tuple, list)):
                 y = y[0]
             if y.ndim != 3 or y.shape[2] != bins.count:
                 raise ValueError(f"the model returned shape {tuple(y.shape)}; its card says (N, tracks, "
                                  f"{bins.count}) bins")
-            rows.append(y[0, chosen].float().cpu().numpy())
+            rows.extend(y[:, chosen].float().cpu().numpy())
     values = np.concatenate(rows, axis=1) if rows else np.zeros((len(chosen), 0), np.float32)
     if not np.isfinite(values).all():
         raise ValueError("the model returned NaN or Inf for some bins; check the model on this sequence")

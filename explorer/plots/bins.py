@@ -97,11 +97,10 @@ def track_bands(frame: pd.DataFrame | None, tracks: list[str], *, chrom: str | N
         overlay = overlay * hv.VSpan(window[0] + 0.5, window[1] + 0.5).opts(color="#7b3294", alpha=0.12)
         inside = np.flatnonzero((ge > window[0]) & (gs < window[1]))
         if len(inside):
-            title += (f"; window {bin_words(window[0], window[1], chrom)}: {len(inside):,} bins, bases "
-                      f"{bin_words(gs[inside[0]], ge[inside[-1]])}")
+            title += f"; the window: {len(inside):,} bins (bases {bin_words(gs[inside[0]], ge[inside[-1]])})"
     lo, hi = xlim if xlim is not None else (int(gs.min()), int(ge.max()))
     overlay = overlay.opts(hv.opts.Overlay(
         height=height or max(160, 60 * n + 60), responsive=True, xlim=(lo + 0.5, hi + 0.5), show_legend=False,
-        title=title + " (hover a bar for its bin; click to move the window)", yticks=ticks,
+        title=title + "; click to move it", yticks=ticks,
         ylim=(-0.1, n), show_grid=True, xformatter=position_ticks(), toolbar="right", ylabel=""))
     return TrackOverview(overlay, picker)

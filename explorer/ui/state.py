@@ -57,6 +57,9 @@ ISM_ENGINES = {"auto": "auto", "fast": True, "plain": False}
 MAX_TASK_CHOICES = 50
 #: how many predicted tracks the overview of a binned model shows at first
 DEFAULT_TRACKS = 3
+#: the overview of a binned model predicts at most this many inputs each side of the window's
+#: (their bins joined end to end: an Enformer's whole 250 kb overview, a tiny model's neighbourhood)
+TRACK_INPUTS_EACH_SIDE = 12
 #: the largest context shown in the overview around the window, in bp
 MAX_OVERVIEW = 250_000
 #: the largest window the app explains at once, in bp, per method (CPU-friendly)
@@ -360,6 +363,7 @@ class ExplorerState(param.Parameterized):
         #: every target of the loaded model (the task list shows at most MAX_TASK_CHOICES of them)
         self._choices: list[str] = []
         self._contrasts: list[str] = []
+        self._loading = False
         #: the spellings the task list offered or the checks accepted (others go to _on_task's check)
         self._accepted: set[str] = set()
         self._last_task = None
@@ -454,9 +458,12 @@ class ExplorerState(param.Parameterized):
         self.param.task.objects = listed
         tracks = list(model.tasks) if binned(model) else []
         self.param.shown_tracks.objects = tracks
-        with param.discard_events(self):
+        self._loading = True  # the tracks are predicted once, for the new window (below)
+        try:
             self.shown_tracks = ([task] if task in tracks else []) + [t for t in tracks if t != task][
                 :DEFAULT_TRACKS - (task in tracks)]
+        finally:
+            self._loading = False
         choices = method_choices(model)
         self.param.method.objects = choices
         if self.method not in choices.values():
@@ -569,7 +576,8 @@ class ExplorerState(param.Parameterized):
 
     @param.depends("shown_tracks", watch=True)
     def _on_shown_tracks(self) -> None:
-        self._predict_tracks()
+        if not self._loading:
+            self._predict_tracks()
 
     def _predict_tracks(self) -> None:
         """A binned model's chosen tracks along the locus, the window's input among the inputs."""
@@ -577,8 +585,12 @@ class ExplorerState(param.Parameterized):
             self.track_predictions = None
             return
         try:
-            anchor = int(self.window.start - self.locus.start)
-            self.track_predictions = _track_predictions(self.model, self.locus, tuple(self.shown_tracks), anchor)
+            bins = ex.OutputBins(**self.model.card["output_bins"])
+            reach = TRACK_INPUTS_EACH_SIDE * bins.count * bins.size  # inputs each side of the window's
+            span = self.locus.subregion(max(self.locus.start, self.window.start - reach),
+                                        min(self.locus.end, self.window.end + reach))
+            anchor = int(self.window.start - span.start)
+            self.track_predictions = _track_predictions(self.model, span, tuple(self.shown_tracks), anchor)
         except Exception as exc:  # noqa: BLE001
             self.track_predictions = None
             self._fail("predict the tracks for the overview", exc)
