@@ -562,7 +562,11 @@ class ExplorerState(param.Parameterized):
                 words = ""
             except Exception as exc:  # noqa: BLE001
                 words = app_words(str(exc))
-            self.task_problem = (f"**No target matches {text!r}.** {words} Still explaining {self.task}.").strip()
+            if words.startswith(f"no target is called {text!r}"):  # the heading says it already
+                words = words[len(f"no target is called {text!r}"):].lstrip("; ")
+            words = words[:1].upper() + words[1:] + ("." if words and not words.endswith(".") else "")
+            self.task_problem = (f"**No target matches {text!r}.** {words} "
+                                 f"Still explaining {self.task}.").replace("  ", " ").strip()
             return
         try:
             spelled = ex.target_spelling(self.model, text, self._choices)
