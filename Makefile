@@ -26,8 +26,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# --warm: the app runs once before the server answers (imports, the sample model, the default
+# window's map and motifs, kept by the shared pool), so the first visitor's page opens drawn
 demo: install
-	$(VENV)/bin/panel serve app.py --address 127.0.0.1 --port $(PORT) --allow-websocket-origin=127.0.0.1:$(PORT) --allow-websocket-origin=localhost:$(PORT) \
+	$(VENV)/bin/panel serve app.py --warm --address 127.0.0.1 --port $(PORT) --allow-websocket-origin=127.0.0.1:$(PORT) --allow-websocket-origin=localhost:$(PORT) \
 		--websocket-max-message-size 300000000
 
 test: install

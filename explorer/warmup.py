@@ -94,6 +94,20 @@ def warm(verbose: bool = True) -> dict[str, float]:
     return times
 
 
+def warm_figures() -> float:
+    """Draw one small motif alignment (:func:`explorer.plots.static.aligned_motif_figure`) as SVG
+    and return the seconds it took: its first call in a process imports tangermeme's plotting
+    and Matplotlib's fonts (1-6 s), which a first click on a motif row would otherwise wait for."""
+    from explorer.plots.static import aligned_motif_figure, figure_bytes
+
+    t = time.perf_counter()
+    rng = np.random.default_rng(0)
+    fig = aligned_motif_figure(rng.normal(size=(4, 12)), rng.dirichlet([1.0] * 4, size=8).T, 2, "+", 1,
+                               seqlet_title="warm-up", motif_title="warm-up")
+    figure_bytes(fig, "svg")
+    return time.perf_counter() - t
+
+
 def precompute_default_view(verbose: bool = True) -> dict[str, float]:
     """Put the app's first maps in the attribution cache: IG and ISM of the sample model's
     first task on the sample locus's default window, with the app's default options.

@@ -42,7 +42,7 @@ def served_app(folder: Path, *args: str, seconds: float = 120):
     log_path = folder / "panel.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "panel", "serve", "app.py", "--address", "127.0.0.1", "--port", str(port),
+            [sys.executable, "-m", "panel", "serve", "app.py", "--warm", "--address", "127.0.0.1", "--port", str(port),
              f"--allow-websocket-origin=127.0.0.1:{port}", *args],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
@@ -66,8 +66,13 @@ def served_app(folder: Path, *args: str, seconds: float = 120):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test writes attribution results to its own cache folder."""
+    """Every test writes attribution results to its own cache folder, and starts with no result
+    kept by the process's shared pool (explorer.ui.jobs)."""
     monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path_factory.mktemp("explorer-cache")))
+    from explorer.ui import jobs
+
+    if jobs._EXECUTOR is not None:
+        jobs._EXECUTOR.forget()
 
 
 @pytest.fixture(scope="session")

@@ -79,9 +79,11 @@ def test_identical_jobs_run_once_and_every_waiter_gets_progress_chunks_and_resul
     assert seen_a == seen_b == [(0, 10, "first chunk"), (10, 20, "second chunk")]
     assert fractions_b and all(f == 0.5 for f in fractions_b) and b.fraction == 0.5
     assert executor.in_flight() == 0
-    # once finished, the same key starts a new job (the disk cache answers it in the app)
+    # once finished, the same key is answered by the kept result; forgotten, it starts a new job
     again = Gate()
     again.release.set()
+    assert executor.submit("k", again).future.result(WAIT) == "done" and again.calls == 0
+    executor.forget()
     assert executor.submit("k", again).future.result(WAIT) == "done" and again.calls == 1
 
 
@@ -258,3 +260,74 @@ def test_input_changes_start_one_computation_after_they_stop(monkeypatch):
 
     run_coroutine(burst())
     assert runs == ["saliency"]
+
+
+# -- kept results: a page whose result the server holds opens drawn -------------------------------
+
+def test_finished_results_are_kept_by_key_and_answer_at_once(executor):
+    gate = Gate(result="map")
+    gate.release.set()
+    assert executor.submit(("k", 1), gate).future.result(timeout=WAIT) == "map"
+    again = executor.submit(("k", 1), gate)
+    assert again.future.done() and again.future.result() == "map" and again.joined
+    assert gate.calls == 1 and executor.started == 1 and executor.in_flight() == 0
+    again.detach()  # harmless on a kept answer
+    assert executor.kept(("k", 1)) == "map"
+
+
+def test_failed_and_private_jobs_are_not_kept_and_the_oldest_goes_first():
+    pool = SharedExecutor(max_workers=1, keep=2)
+    try:
+        def boom(progress, on_chunk):
+            raise ValueError("bad input")
+
+        with pytest.raises(ValueError):
+            pool.submit("bad", boom).future.result(timeout=WAIT)
+        assert pool.kept("bad") is None
+        pool.submit(None, lambda p, c: "private").future.result(timeout=WAIT)
+        assert not pool._kept
+        for key in ("a", "b", "c"):
+            pool.submit(key, lambda p, c, key=key: key.upper()).future.result(timeout=WAIT)
+        assert pool.kept("a") is None and pool.kept("b") == "B" and pool.kept("c") == "C"
+        pool.keep("d", "D")  # offered from outside the pool (a --warm start's blocking run)
+        assert pool.kept("b") is None and pool.kept("d") == "D"
+        pool.forget()
+        assert pool.kept("d") is None
+    finally:
+        pool.shutdown(wait=False)
+    with pytest.raises(ValueError, match="keep must be 0 or more"):
+        SharedExecutor(1, keep=-1)
+
+
+def test_a_new_session_opens_on_the_kept_result_without_a_job(app_pool, monkeypatch):
+    from explorer.ui.app import Explorer
+
+    first = Explorer(autorun=False)
+    first.state.method = "saliency"
+    run_coroutine(first._run_async())
+    assert first.state.attribution is not None and app_pool.started == 2
+    calls = []
+    monkeypatch.setattr(ex, "attribute", lambda *a, **k: calls.append(a) or pytest.fail("computed again"))
+    second = Explorer(autorun=False)
+    second.state.method = "saliency"
+    assert second.show_kept() is True  # what autorun does at construction
+    s = second.state
+    assert s.attribution is first.state.attribution and s.motifs is first.state.motifs
+    assert s.message.startswith("Done:") and "computed earlier on this server" in s.message
+    assert not s.busy and not calls and app_pool.started == 2
+    assert s.cached("saliency") and "Saliency" in s.diagnostics
+    # a window nothing was computed on: not kept, the normal run goes on
+    s.region = "HUMHBB:40,001-41,000"
+    assert s.attribution is None and second.show_kept() is False
+
+
+def test_a_blocking_run_offers_its_results_to_the_pool(app_pool):
+    from explorer.ui.app import Explorer
+
+    first = Explorer(autorun=False)
+    first.state.method = "saliency"
+    first.run()  # no session: computed here (as the app run of `panel serve --warm` does)
+    assert first.state.motifs is not None and app_pool.started == 0
+    att_key, mot_key = first._shared_keys()
+    assert app_pool.kept(att_key).attribution is first.state.attribution
+    assert app_pool.kept(mot_key).motifs is first.state.motifs

@@ -63,3 +63,42 @@ def test_letters_sit_on_their_positions_and_the_y_scale_holds_them(att):
         outer_x, outer_y = xs[0][0], ys[0][0]
         assert pos - 0.5 < outer_x.min() and outer_x.max() < pos + 0.5
         assert np.abs(outer_y).max() <= track_ymax(att) + 1e-9
+
+
+def test_letters_once_sent_stay_and_only_new_bases_are_sent(att, monkeypatch):
+    from explorer.ui import live_logo
+
+    live, fig = _drawn(att, (5_000.5, 6_000.5))
+    streamed = []
+    stream = type(live.source).stream
+    monkeypatch.setattr(type(live.source), "stream",
+                        lambda self, data, *a, **k: streamed.append(data) or stream(self, data, *a, **k))
+    live.show((5_100.5, 5_200.5))
+    first = live.sent
+    assert len(streamed) == 1 and first == [live.drawn]
+    live.show((5_400.5, 5_500.5))  # far away: only its bases are sent, the first letters stay
+    assert len(streamed) == 2 and len(live.sent) == 2 and live.sent[0] == first[0]
+    n = len(live.source.data["pos"])
+    live.show((5_100.5, 5_200.5))  # back to the first view: nothing sent
+    assert len(streamed) == 2 and len(live.source.data["pos"]) == n
+    # every base drawn once, each letter at its own position
+    a, b = live.sent[0]
+    c, d = live.sent[1]
+    expected = logo_columns(att.contribution.numpy()[:, a:b], 5_001 + a)["pos"] + \
+        logo_columns(att.contribution.numpy()[:, c:d], 5_001 + c)["pos"]
+    assert sorted(live.source.data["pos"]) == sorted(expected)
+    # past the limit the source starts again from the view
+    monkeypatch.setattr(live_logo, "MAX_SENT_COLUMNS", 300)
+    live.show((5_700.5, 5_800.5))
+    assert live.sent == [live.drawn]
+    a, b = live.drawn
+    assert live.source.data["pos"] == logo_columns(att.contribution.numpy()[:, a:b], 5_001 + a)["pos"]
+
+
+def test_missing_and_merged_spans():
+    from explorer.ui.live_logo import _merged, _missing
+
+    assert _missing((0, 10), []) == [(0, 10)]
+    assert _missing((0, 10), [(2, 4), (6, 8)]) == [(0, 2), (4, 6), (8, 10)]
+    assert _missing((3, 7), [(0, 10)]) == []
+    assert _merged([(5, 8), (0, 2), (2, 4), (7, 9)]) == [(0, 4), (5, 9)]

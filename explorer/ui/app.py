@@ -117,6 +117,9 @@ class Explorer(pn.viewable.Viewer):
         self._drawn_window = None  # the screen span of the window last drawn in the tracks
         self._reverting = False  # the inputs are being put back after a Cancel: start no job
         self._build_widgets()
+        self._autorun = autorun
+        if autorun:  # the result is kept on this server: the page opens drawn, with no job
+            self.show_kept()
         if results is not None:
             from explorer.ui.batch_list import BatchRegions
 
@@ -127,7 +130,6 @@ class Explorer(pn.viewable.Viewer):
         self.state.param.watch(self._on_inputs_changed, ["window", "task", "method", "ig_baseline",
                                                          "ig_steps", "n_shuffles", "dls_shuffles", "ism_fast"])
         self.state.param.watch(self._on_seqlet_options, ["seqlet_threshold", "seqlet_null"])
-        self._autorun = autorun
         # computations go to the process's shared pool; input changes start one after a pause
         self._debounce = Debouncer(self._start)  # (which computes only what is not shown yet)
         self._tickets: set = set()
@@ -494,6 +496,23 @@ class Explorer(pn.viewable.Viewer):
         row = report.matches.iloc[event.row]
         seqlet = report.seqlets.loc[int(row["seqlet"])]
         self.zoom_to(seqlet["genome_start"] - 10, seqlet["genome_end"] + 10)
+        # the tracks move first; the alignment (a Matplotlib figure, tenths of a second) is drawn
+        # after the range has gone to the browser
+        self._after_the_move(functools.partial(self._draw_alignment, report, row, seqlet))
+
+    def _after_the_move(self, action) -> None:
+        """Run ``action`` after the tracks' range has been sent (see :meth:`_show`): two ticks
+        later in a session, at once elsewhere."""
+        doc = pn.state.curdoc if in_session() else None
+        if doc is None:
+            action()
+        else:
+            doc.add_next_tick_callback(lambda: doc.add_next_tick_callback(action))
+
+    def _draw_alignment(self, report, row, seqlet) -> None:
+        """The clicked match's seqlet over its known motif, aligned (below the motif table)."""
+        if self.state.motifs is not report:  # another result came meanwhile
+            return
         try:
             db = self.state.database()
             pwm = db.pwms[row["matrix_id"]] if hasattr(db, "pwms") else db[row["matrix_id"]]
@@ -542,6 +561,8 @@ class Explorer(pn.viewable.Viewer):
     def _on_inputs_changed(self, *events):
         if (self._autorun and not self._reverting and self.state.attribution is None
                 and self.state.window is not None):
+            if self.show_kept():
+                return  # computed before on this server: shown at once
             if in_session():
                 self._debounce.request()  # one job once the changes stop, not one per change
             else:
@@ -577,12 +598,48 @@ class Explorer(pn.viewable.Viewer):
             return
         pn.state.execute(functools.partial(self._motifs_async, job))
 
+    def _shared_keys(self, method: str | None = None) -> tuple[tuple, tuple]:
+        """The shared pool's keys of the attribution and of the motif job for the inputs now."""
+        s = self.state
+        method = method or s.method
+        att_key = attribution_key(s.model, s.window, method, s.task, s.options(method))
+        return att_key, self._motif_key(att_key)
+
+    def _motif_key(self, attribution_job_key: tuple) -> tuple:
+        s = self.state
+        return motif_key(attribution_job_key, (s.jaspar_release, s.jaspar_collection, s.jaspar_tax_group,
+                                               s.meme_path.strip()), s.seqlet_null, s.seqlet_threshold)
+
     def _submit_motifs(self, job, attribution_job_key):
         """The motif job of ``job`` in the shared pool (shared with sessions asking the same)."""
         s = self.state
-        key = motif_key(attribution_job_key, (s.jaspar_release, s.jaspar_collection, s.jaspar_tax_group,
-                                              s.meme_path.strip()), s.seqlet_null, s.seqlet_threshold)
-        return shared_executor().submit(key, lambda progress, on_chunk: s.run_motifs(job))
+        return shared_executor().submit(self._motif_key(attribution_job_key),
+                                        lambda progress, on_chunk: s.run_motifs(job))
+
+    def show_kept(self) -> bool:
+        """Show the result of the inputs now if this server keeps it (the map and its motifs,
+        computed by an earlier session or the warm start, :meth:`SharedExecutor.kept
+        <explorer.ui.jobs.SharedExecutor.kept>`): no job, no progress bar. False when it is not kept."""
+        s = self.state
+        if s.model is None or s.window is None:
+            return False
+        try:
+            s.check_ready()
+            att_key, mot_key = self._shared_keys()
+        except Exception:  # noqa: BLE001 - the normal run reports what is wrong
+            return False
+        pool = shared_executor()
+        att, mot = pool.kept(att_key), pool.kept(mot_key)
+        if att is None or mot is None:
+            return False
+        if s.busy:  # a job for earlier inputs: superseded
+            s.job.cancel()
+            self._set_busy(False)
+        own_key = s._key(s.method)
+        s.apply(dataclasses.replace(att, key=own_key))
+        s.apply(dataclasses.replace(mot, key=own_key))
+        s.say(f"Done: {METHOD_LABELS[s.method]} for {s.task} (computed earlier on this server).", "success")
+        return True
 
     async def _motifs_async(self, job):
         s = self.state
@@ -629,11 +686,22 @@ class Explorer(pn.viewable.Viewer):
         return pn.state.execute(functools.partial(self._run_async, method))
 
     def _run_blocking(self, method=None):
+        """Compute here and now (scripts, tests, and the app run of a ``panel serve --warm``
+        start); the results are offered to the shared pool, so pages asking the same open drawn."""
+        s = self.state
+        method = method or s.method
         try:
-            self.state.compute(method)
-            self.state.say(f"Done: {METHOD_LABELS[method or self.state.method]} for {self.state.task}.", "success")
+            att_key, mot_key = self._shared_keys(method) if s.model is not None and s.window is not None \
+                else (None, None)
+            job = s.run_job(method)
+            s.apply(job)
+            result = s.run_motifs(job)
+            s.apply(result)
+            shared_executor().keep(att_key, job)
+            shared_executor().keep(mot_key, result)
+            s.say(f"Done: {METHOD_LABELS[method]} for {s.task}.", "success")
         except Exception as exc:  # noqa: BLE001
-            self.state.report_error("compute the attribution", exc)
+            s.report_error("compute the attribution", exc)
 
     async def _run_async(self, method=None):
         s, job = self.state, self.state.job
@@ -695,6 +763,8 @@ class Explorer(pn.viewable.Viewer):
         UI thread polls ``state.job`` every 0.25 s and pushes what it finds.
         """
         job = self.state.job
+        if ticket.future.done():  # a result the pool keeps: no waiting, no progress to show
+            return ticket.future.result() if job.current(generation) else None
         future = self._follow(ticket)
         rate = Throughput()
         while not future.done():
@@ -772,8 +842,13 @@ _WARMED = False
 
 
 def warm_in_background() -> None:
-    """Once per process: load the default JASPAR release and numba's cached TOMTOM/FIMO code
-    in a background thread, so the first click does not wait for them."""
+    """Once per process: draw a motif alignment (tangermeme's plotting, Matplotlib's fonts), load
+    the default JASPAR release and numba's cached TOMTOM/FIMO code in a background thread, so
+    the first click does not wait for them.
+
+    ``make demo`` also serves with ``panel serve --warm``: the app runs once before the server
+    answers (imports, the sample model, the default window's map and motifs, its figures), and
+    its result is kept by the shared pool (:meth:`Explorer.show_kept`)."""
     global _WARMED
     if _WARMED:
         return
@@ -782,8 +857,9 @@ def warm_in_background() -> None:
     def work():
         try:
             import explorer as ex
-            from explorer.warmup import warm
+            from explorer.warmup import warm, warm_figures
 
+            warm_figures()
             ex.jaspar()
             warm(verbose=False)
         except Exception:  # noqa: BLE001 - warming is an optimisation only

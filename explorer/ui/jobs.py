@@ -15,6 +15,12 @@ its :class:`Ticket`; the job is cancelled only when no waiter is left (removed f
 queue if it has not started, else stopped at its next progress report, which then returns
 False).
 
+The executor also *keeps* the results of the last :data:`KEPT_RESULTS` finished jobs by key
+(and results offered with :meth:`SharedExecutor.keep`, e.g. those a ``panel serve --warm``
+start computed): a request for a kept key is answered at once, with no job, and a page
+whose result is kept opens already drawn (:meth:`SharedExecutor.kept`). Results are shared,
+never copied: nobody may change them (the app replaces, it does not mutate).
+
 :class:`Debouncer` starts a session's computation after its inputs stopped changing for a
 short delay, so a run of widget events starts one job, not one per event.
 
@@ -29,16 +35,19 @@ import gc
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from typing import Any, Callable, Hashable
 
 __all__ = ["SharedExecutor", "Ticket", "Debouncer", "shared_executor", "attribution_key", "motif_key",
-           "release_memory", "DEFAULT_WORKERS", "DEBOUNCE_SECONDS"]
+           "release_memory", "DEFAULT_WORKERS", "DEBOUNCE_SECONDS", "KEPT_RESULTS"]
 
 #: worker threads of the served app when ``$EXPLORER_WORKERS`` is not set
 DEFAULT_WORKERS = 2
 #: quiet time after the last input change before a computation starts on its own, in seconds
 DEBOUNCE_SECONDS = 0.6
+#: finished results the server keeps by key (the newest; a few MB at most for 5 kb windows)
+KEPT_RESULTS = 16
 
 
 class Ticket:
@@ -85,6 +94,8 @@ class _SharedJob:
         self.fraction = 0.0
         self.cancelled = False
         self.pool_future: Future | None = None
+        #: submitted under a key (None: a private job, never kept)
+        self.shared = True
 
     # -- called in the worker thread -------------------------------------------------------
     def progress(self, fraction: float) -> bool:
@@ -113,6 +124,9 @@ class _SharedJob:
         with self.executor._lock:
             if self.executor._jobs.get(self.key) is self:
                 del self.executor._jobs[self.key]
+            # a job that ran to its end made the right result, even if its waiters left meanwhile
+            if self.shared and not pool_future.cancelled() and pool_future.exception() is None:
+                self.executor._keep(self.key, pool_future.result())
             waiters, self.waiters = list(self.waiters), []
         for ticket in waiters:
             try:
@@ -133,12 +147,18 @@ class SharedExecutor:
     ----------
     max_workers : int
         Jobs run at once; the rest wait in the queue (first come, first served).
+    keep : int
+        Finished results kept by key (the newest ``keep``; 0 keeps none).
     """
 
-    def __init__(self, max_workers: int = DEFAULT_WORKERS):
+    def __init__(self, max_workers: int = DEFAULT_WORKERS, keep: int = KEPT_RESULTS):
         if int(max_workers) < 1:
             raise ValueError(f"max_workers must be at least 1; got {max_workers}")
+        if int(keep) < 0:
+            raise ValueError(f"keep must be 0 or more results; got {keep}")
         self.max_workers = int(max_workers)
+        self.keep_at_most = int(keep)
+        self._kept: OrderedDict[Hashable, Any] = OrderedDict()
         self.pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="explorer-job")
         self._lock = threading.RLock()
         self._jobs: dict[Hashable, _SharedJob] = {}
@@ -166,12 +186,21 @@ class SharedExecutor:
         Returns
         -------
         Ticket
+            Already resolved (``joined`` True, nothing started) when the result of ``key`` is
+            kept.
         """
         with self._lock:
+            if key is not None and key in self._kept:
+                done = _SharedJob(self, key)
+                done.fraction, done.shared = 1.0, False
+                ticket = Ticket(done, progress, on_chunk, joined=True)
+                ticket.future.set_result(self.kept(key))
+                return ticket
             job = self._jobs.get(key) if key is not None else None
             joined = job is not None
             if job is None:
                 job = _SharedJob(self, key if key is not None else object())
+                job.shared = key is not None
                 self._jobs[job.key] = job
             ticket = Ticket(job, progress, on_chunk, joined)
             job.waiters.append(ticket)
@@ -198,6 +227,35 @@ class SharedExecutor:
             pool_future = job.pool_future
         if pool_future is not None:
             pool_future.cancel()  # only takes effect while the job is still queued
+
+    def kept(self, key: Hashable) -> Any | None:
+        """The kept result of ``key`` (made the newest), or None."""
+        with self._lock:
+            if key is None or key not in self._kept:
+                return None
+            self._kept.move_to_end(key)
+            return self._kept[key]
+
+    def keep(self, key: Hashable, result: Any) -> None:
+        """Keep ``result`` under ``key`` as if a job had made it (a result computed outside
+        the pool, e.g. by the blocking run of a ``panel serve --warm`` start)."""
+        if key is None or result is None:
+            return
+        with self._lock:
+            self._keep(key, result)
+
+    def _keep(self, key: Hashable, result: Any) -> None:  # called with the lock held
+        if self.keep_at_most == 0:
+            return
+        self._kept[key] = result
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.keep_at_most:
+            self._kept.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop every kept result (jobs in flight go on)."""
+        with self._lock:
+            self._kept.clear()
 
     def in_flight(self) -> int:
         """Jobs queued or running that someone waits for."""
