@@ -343,8 +343,8 @@ def test_upload_a_cardless_model_and_a_fasta_then_ism_shows_the_logo(server, pag
     _wait_text(page, "Done:", 240)
     files = page.locator("input[type=file]")
     files.nth(0).set_input_files(str(model_path))
-    _wait_text(page, "Loaded model", 60)
-    _wait_text(page, "Model: what was found (my_cnn)", 30)
+    # the "Loaded model" line may already be replaced by the job the new model starts: wait for its panel
+    _wait_text(page, "Model: what was found (my_cnn)", 90)
     files.nth(1).set_input_files(str(fasta))
     # the locus' "Loaded" line may already be replaced by the job it starts: wait for the window
     assert _until(page, lambda: _region_box(page).input_value() == "my_element:1-600", 60), \
