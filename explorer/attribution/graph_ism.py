@@ -636,18 +636,17 @@ class Batch:
             return out.movedim(-1, node.ldim)
         span = span.movedim(node.ldim, -1)
         w = self.width[node.name]
-        if lo == hi and lo >= 0 and lo + w <= width:
-            out[..., lo:lo + w] = span
-        else:
-            rel = offset[:, None] + torch.arange(w, device=out.device)[None]  # (M, w)
-            inside = (rel >= 0) & (rel < width)
-            extra = 0 if lo >= 0 and hi + w <= width else 1  # a slot for what falls outside, dropped
-            if extra:
-                out = torch.cat([out, out[..., :1]], -1)
-                rel = torch.where(inside, rel, torch.full_like(rel, width))
-            out.scatter_(-1, rel.view(self.M, *([1] * (out.dim() - 2)), w).expand(*span.shape), span)
-            if extra:
-                out = out[..., :width]
+        if lo == hi:
+            a, b = max(lo, 0), min(lo + w, width)
+            if a < b:
+                out[..., a:b] = span[..., a - lo:b - lo]
+        else:  # a few distinct offsets (one per position at most): one slice assignment each
+            rows = torch.arange(self.M, device=out.device)
+            for o in torch.unique(offset).tolist():
+                a, b = max(o, 0), min(o + w, width)
+                if a < b:
+                    pick = rows[offset == o]
+                    out[pick, ..., a:b] = span[pick, ..., a - o:b - o]
         return out.movedim(-1, node.ldim)
 
     def full(self, node: Node) -> torch.Tensor:
