@@ -73,6 +73,31 @@ _SIZES = {aten.sym_size.int, aten.sym_numel.default, aten.sym_stride.int, aten.s
 _RESHAPES = {aten.view.default, aten.reshape.default, aten._unsafe_view.default, aten.expand.default}
 
 
+#: convolutions with at most this many output channels run as one matrix product and shifted sums
+_FEW_OUTPUTS = 4
+
+
+def _few_output_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int) -> torch.Tensor:
+    """``F.conv1d(x, weight, bias, dilation=dilation)`` (stride 1, no padding, one group)
+    for a weight with few output channels (a profile head: ``(O, C, k)`` with ``O`` of 1-2).
+
+    ``x`` ``(M, C, W_in)`` -> ``(M, O, W_in - dilation * (k - 1))``. One matrix product gives
+    every tap's channel mix at every position ``(M, O, k, W_in)``; the output adds tap
+    ``j`` shifted by ``j * dilation``. Several times faster on the CPU than a convolution
+    with one or two output channels and a wide kernel (BPNet's ``fconv``: 75 taps).
+    """
+    M, C, n_in = x.shape
+    O, _, k = weight.shape
+    W = n_in - dilation * (k - 1)
+    z = torch.matmul(weight.permute(0, 2, 1).reshape(O * k, C), x).view(M, O, k, n_in)
+    out = z[:, :, 0, 0:W].clone()
+    for j in range(1, k):
+        out += z[:, :, j, j * dilation:j * dilation + W]
+    if bias is not None:
+        out += bias.view(1, O, 1)
+    return out
+
+
 def _op_name(op: Any) -> str:
     return str(getattr(op, "__name__", None) or op).replace("aten::", "")
 
@@ -106,6 +131,9 @@ class Node:
     jump: int = 1
     params: dict = field(default_factory=dict)
     inputs: list = field(default_factory=list)
+
+    def __repr__(self) -> str:  # short: the reference tensors are large
+        return f"Node({self.name!r}, {self.kind!r}, rule={self.rule!r}, n={self.n}, width={self.width})"
 
 
 _FIRST_OUTPUT: dict = {}
@@ -676,6 +704,8 @@ class Batch:
         x = self.window(src, first, width, p["value"])
         if p["kind"] == "conv":
             weight, bias = node.args[1].ref, node.args[2].ref if isinstance(node.args[2], Node) else node.args[2]
+            if p["s"] == 1 and p["groups"] == 1 and weight.shape[0] <= _FEW_OUTPUTS:
+                return _few_output_conv(x, weight, bias, p["dilation"])
             return F.conv1d(x, weight, bias, stride=p["s"], dilation=p["dilation"], groups=p["groups"])
         if p["kind"] == "maxpool":
             return F.max_pool1d(x, p["kernel"], p["s"], 0, p["dilation"])
