@@ -182,6 +182,7 @@ class LocalGraph:
         self.positions = torch.arange(L, device=x.device)
         program = captured.program
         self.order: list[Node] = []
+        self.demand: dict[str, tuple[int, int]] = {}  # set by restrict(): positions [a, b] read of each value
         values = self._placeholders(program, x)
         env: dict[Any, Any] = {}
         for fx_node in program.graph.nodes:
