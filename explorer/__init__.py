@@ -93,6 +93,9 @@ _API = {
     "gene_target": "explorer.attribution.genes",
     "ism_cost": "explorer.attribution.cost",
     "OutputBins": "explorer.io.bins",
+    "predict_tracks": "explorer.attribution.binned",
+    "target_spelling": "explorer.attribution.binned",
+    "search_targets": "explorer.attribution.binned",
     # motifs
     "MotifDatabase": "explorer.motifs.databases",
     "jaspar": "explorer.motifs.databases",

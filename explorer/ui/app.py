@@ -31,6 +31,7 @@ from explorer.ui.navigation import parse_position, ruler_words, window_span, zoo
 from explorer.ui.progress import Throughput
 from explorer.ui.session import in_session, last_result
 from explorer.ui.state import METHOD_LABELS, ExplorerState
+from explorer.ui.tracks_view import binned_overview, target_search, targets_box, track_choice
 from explorer.ui.variants_view import VariantsView
 
 #: seconds after the app moved the tracks during which a browser report of the view it
@@ -38,6 +39,9 @@ from explorer.ui.variants_view import VariantsView
 STALE_REPORT_SECONDS = 3.0
 #: the region box's placeholder (browser tests find the box by it)
 REGION_PLACEHOLDER = "chrom:start-end, e.g. HUMHBB:29,211-31,210"
+
+#: the model box's placeholder (browser tests find the box by it)
+MODEL_PLACEHOLDER = "a model file, or an Enformer/Borzoi folder"
 
 #: the page's fonts: the viewer's own, so nothing is fetched from a font service
 SYSTEM_FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -145,7 +149,9 @@ class Explorer(pn.viewable.Viewer):
                                                disabled=pn.bind(lambda busy: not busy, p.busy))
         self.run_button.on_click(self._on_run_click)
         self.cancel_button.on_click(self._on_cancel)
-        self.w_model_path = pn.widgets.TextInput.from_param(p.model_path)
+        self.w_model_path = pn.widgets.TextInput.from_param(p.model_path, placeholder=MODEL_PLACEHOLDER)
+        self.w_targets_path = targets_box(s)  # Enformer/Borzoi folders (explorer.ui.tracks_view)
+        self.w_task_search, self.w_tracks = target_search(s), track_choice(s)
         # shown only where full pickles may be opened at all (the operator's setting)
         self.w_trust = pn.widgets.Checkbox.from_param(p.trust_model, visible=self.state.allow_pickles)
         self.load_model_button = pn.widgets.Button(name="Load model")
@@ -176,12 +182,13 @@ class Explorer(pn.viewable.Viewer):
         # what one loads first comes first, open: the model, then the locus
         card = functools.partial(_card, sizing_mode="stretch_width", margin=(4, 0))
         self.sidebar = pn.Column(
-            card(pn.Column(self.uploads["model"], self.w_model_path, self.w_trust, self.load_model_button),
+            card(pn.Column(self.uploads["model"], self.w_model_path, self.w_targets_path, self.w_trust,
+                           self.load_model_button),
                  title="Model", collapsed=False),
             card(pn.Column(self.uploads["locus"], self.w_locus_path, self.w_paste, self.load_locus_button),
                  title="Locus", collapsed=False),
             pn.pane.Markdown("### What to explain"),
-            self.w_task, self.w_method, self.w_bookmark, self.w_region,
+            self.w_task_search, self.w_task, self.w_method, self.w_bookmark, self.w_region,
             pn.Row(self.run_button, self.cancel_button),
             card(method_options, title="Method options", collapsed=True),
             card(pn.Column(self.uploads["meme"], motif_options), title="Motif database", collapsed=True),
@@ -203,7 +210,8 @@ class Explorer(pn.viewable.Viewer):
                                                bar_color="primary")
         self.progress_text = pn.pane.Markdown("", visible=p.busy)
         self.diagnostics = pn.pane.Markdown(p.diagnostics, styles={"color": "#555", "font-size": "0.9em"})
-        figures = pn.bind(last_result(self._overview), p.locus, p.predictions, p.window, p.model)
+        figures = pn.bind(last_result(self._overview), p.locus, p.predictions, p.window, p.model,
+                          p.track_predictions)
         self.overview_top = pn.pane.HoloViews(pn.bind(lambda f: f and f.scores, figures),
                                               sizing_mode="stretch_width", linked_axes=False)
         self.overview_genes = pn.pane.HoloViews(pn.bind(lambda f: f and f.genes, figures),
@@ -231,7 +239,7 @@ class Explorer(pn.viewable.Viewer):
             self.region_problem, self.message, pn.Row(self.progress, self.progress_text), self.diagnostics,
             self.model_panel,
             heading("Locus overview", "overview"),
-            self.overview_top, self.overview_genes,
+            self.w_tracks, self.overview_top, self.overview_genes,
             heading("Attribution of the window", "attribution"),
             self.navigation, self.tracks, self.substitution,
             heading("Motifs: seqlets and their best matches", "motifs"),
@@ -347,7 +355,7 @@ class Explorer(pn.viewable.Viewer):
         return template.servable(title=title, **kwargs)
 
     # -- rendering: functions of the state ------------------------------------------------
-    def _overview(self, locus, predictions, window, model):
+    def _overview(self, locus, predictions, window, model, track_predictions=None):
         """The overview's figures, with the box-select and tap streams of their picker.
 
         The streams are made with the figure they listen to (HoloViews links a stream to one
@@ -355,12 +363,15 @@ class Explorer(pn.viewable.Viewer):
         """
         if locus is None or model is None:
             return None
-        # the overview's curves: the score columns of ex.predict (the default head's channels)
-        scores = [c for c in predictions.columns if c not in ("start", "end", "genome_start")] \
-            if predictions is not None else []
-        figures = overview(locus, predictions, window, scores)
-        if figures.picker is not None:
+        if track_predictions is not None:  # a binned model: its own tracks (explorer.ui.tracks_view)
+            figures = binned_overview(locus, track_predictions, self.state.shown_tracks, window)
+        else:  # the overview's curves: the score columns of ex.predict (the default head's channels)
+            scores = [c for c in predictions.columns if c not in ("start", "end", "genome_start")] \
+                if predictions is not None else []
+            figures = overview(locus, predictions, window, scores)
+        if figures.picker is not None and track_predictions is None:
             hv.streams.BoundsX(source=figures.picker).add_subscriber(self._on_bounds)
+        if figures.picker is not None:
             hv.streams.Tap(source=figures.picker).add_subscriber(self._on_overview_tap)
         return figures
 

@@ -34,9 +34,18 @@ def default_roots() -> list[Path]:
     return [r.resolve() for r in roots]
 
 
-def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file") -> Path:
+#: the most files a model folder may hold for :func:`checked_path` to check each of them
+MAX_FOLDER_FILES = 2000
+
+
+def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file", *, folders: bool = False) -> Path:
     """Resolve ``path`` (relative paths against each root, then the working folder) and
     check it lies under one of ``roots``.
+
+    ``folders=True`` also accepts a folder (an Enformer/Borzoi or Hugging Face model folder):
+    the folder and every file in it (its sub-folders too) must resolve under the roots, so a
+    link inside the folder to a file elsewhere on the server is refused like a link to it;
+    files there with other hard links are refused too. A file is still accepted.
 
     Links are followed before the check (a symbolic link out of the folders is outside), a
     file with other hard links is refused (one could be a link to any file on the server),
@@ -51,7 +60,7 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
     FileNotFoundError
         No such file under the allowed folders.
     IsADirectoryError
-        The path is a folder under the allowed folders.
+        The path is a folder under the allowed folders (unless ``folders=True``).
     """
     raw = Path(str(path).strip()).expanduser()
     candidates = [raw] if raw.is_absolute() else [root / raw for root in roots] + [Path.cwd() / raw]
@@ -63,7 +72,10 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
                     f"the {what} {path} has other hard links, so this app does not read it (a hard link can "
                     f"point at any file on the server); copy the file instead, or upload it in the sidebar")
             return resolved
-    if str(path).strip() and any(resolved.is_dir() for resolved in inside):
+    folder = next((r for r in inside if r.is_dir()), None) if str(path).strip() else None
+    if folder is not None and folders:
+        return _checked_folder(folder, path, roots, what)
+    if folder is not None:
         raise IsADirectoryError(f"the {what} {path} is a folder, not a file; choose a file inside it")
     folders = ", ".join(str(r) for r in roots)
     if not inside:
@@ -72,6 +84,26 @@ def checked_path(path: str | os.PathLike, roots: list[Path], what: str = "file")
             f"with {DATA_DIRS_ENV}=/your/folder to allow another folder, or upload the file in the sidebar")
     raise FileNotFoundError(f"no {what} {path!s} under the folders this app may read ({folders}); upload it "
                             f"in the sidebar")
+
+
+def _checked_folder(folder: Path, path, roots: list[Path], what: str) -> Path:
+    """``folder`` (resolved, under a root) when every file in it resolves under the roots too."""
+    seen = 0
+    for entry in sorted(folder.rglob("*")):
+        seen += 1
+        if seen > MAX_FOLDER_FILES:
+            raise PermissionError(f"the {what} {path} holds more than {MAX_FOLDER_FILES:,} files; this app opens "
+                                  f"model folders with fewer (the weights, config.json and a targets table)")
+        real = entry.resolve()
+        if not any(real.is_relative_to(root) for root in roots):
+            raise PermissionError(
+                f"the {what} {path} holds {entry.relative_to(folder)}, a link out of the folders this app may read, "
+                f"so this app does not open the folder; copy the linked file into it instead")
+        if real.is_file() and real.stat().st_nlink > 1:
+            raise PermissionError(
+                f"the {what} {path} holds {entry.relative_to(folder)}, which has other hard links, so this app does "
+                f"not open the folder (a hard link can point at any file on the server); copy the file instead")
+    return folder
 
 
 #: the largest file accepted per kind of upload, in bytes (an ExplorerState's

@@ -52,6 +52,14 @@ def method_choices(model) -> dict[str, str]:
         else dict(METHOD_CHOICES)
 #: the ISM engine choice shown to people -> the ``fast`` option of :func:`explorer.attribute`
 ISM_ENGINES = {"auto": "auto", "fast": True, "plain": False}
+#: the most targets the task selector lists at once (a model with more, like an Enformer's 5,313
+#: tracks, is searched with the target search box)
+MAX_TASK_CHOICES = 50
+#: how many predicted tracks the overview of a binned model shows at first
+DEFAULT_TRACKS = 3
+#: the overview of a binned model predicts at most this many inputs each side of the window's
+#: (their bins joined end to end: an Enformer's whole 250 kb overview, a tiny model's neighbourhood)
+TRACK_INPUTS_EACH_SIDE = 12
 #: the largest context shown in the overview around the window, in bp
 MAX_OVERVIEW = 250_000
 #: the largest window the app explains at once, in bp, per method (CPU-friendly)
@@ -232,6 +240,25 @@ def _predictions(model, locus, size: int, step: int, output: int | None = None) 
     return _PREDICTIONS[key]
 
 
+#: binned models' predicted tracks along loci (:func:`explorer.predict_tracks`), per process
+_TRACKS: dict[tuple, pd.DataFrame] = {}
+
+
+def _track_predictions(model, locus, tracks: tuple[str, ...], anchor: int) -> pd.DataFrame:
+    hash_of = getattr(model, "content_hash", None)
+    key = (hash_of() if hash_of else id(model), str(locus.region), hash(locus.sequence), tracks, anchor)
+    if key not in _TRACKS:
+        if len(_TRACKS) >= 32:
+            _TRACKS.clear()
+        _TRACKS[key] = ex.predict_tracks(model, locus, tracks=list(tracks), anchor=anchor)
+    return _TRACKS[key]
+
+
+def binned(model) -> bool:
+    """Whether ``model``'s outputs are bins along its input (an Enformer or Borzoi)."""
+    return model is not None and bool((getattr(model, "card", None) or {}).get("output_bins"))
+
+
 def _shipped_bookmarks(locus) -> dict[str, str]:
     """The bookmarks shipped for ``locus``'s sequence (the sample's, the yeast demo's), or ``{}``."""
     for marks in (SAMPLE_BOOKMARKS, YEAST_BOOKMARKS):
@@ -244,8 +271,11 @@ class ExplorerState(param.Parameterized):
     """Inputs, results and messages of one explorer session."""
 
     # -- inputs (sidebar widgets are made from these) ----------------------------------
-    model_path = param.String(default=_relative(SAMPLE_MODEL), label="Model file",
-                              doc="TorchScript file or checkpoint, relative to the data folders")
+    model_path = param.String(default=_relative(SAMPLE_MODEL), label="Model file or folder",
+                              doc="TorchScript file or checkpoint, or an Enformer/Borzoi folder (config.json and "
+                                  "weights), relative to the data folders")
+    targets_path = param.String(default="", label="Targets table of a model folder (blank: targets.txt in it)",
+                                doc="the basenji targets.txt naming an Enformer's or Borzoi's tracks")
     trust_model = param.Boolean(default=False, label="I trust this file (allow a full pickle)",
                                 doc="A full pickle can run arbitrary code when loaded")
     locus_path = param.String(default=_relative(SAMPLE_LOCUS), label="Locus file (FASTA or GenBank)")
@@ -254,7 +284,11 @@ class ExplorerState(param.Parameterized):
     region = param.String(default=next(iter(SAMPLE_BOOKMARKS.values())),
                           label="Window to explain (chrom:start-end, 1-based)")
     pasted_sequence = param.String(default="", label="...or paste a sequence (FASTA or bases)")
-    task = param.Selector(default=None, objects=[], label="Task (model output)")
+    task = param.Selector(default=None, objects=[], label="Task (model output)", check_on_set=False,
+                          doc="checked by _on_task: a typed or linked target is spelled or refused there")
+    task_search = param.String(default="", label="Search targets (e.g. CAGE:HepG2, or A - B)",
+                               doc="filters the task list (at most 50 shown); a whole target or contrast chooses it")
+    shown_tracks = param.ListSelector(default=[], objects=[], label="Predicted tracks shown")
     method = param.Selector(default="ig", objects=METHOD_CHOICES, label="Attribution method")
     ig_baseline = param.Selector(default=ex.METHODS["ig"]["baseline"], objects=["shuffle", "zeros", "uniform"],
                                  label="IG baseline")
@@ -290,6 +324,11 @@ class ExplorerState(param.Parameterized):
     message = param.String(default="", precedence=-1)
     region_problem = param.String(default="", precedence=-1,
                                   doc="why the typed or linked region is not shown (until a valid one is)")
+    task_problem = param.String(default="", precedence=-1,
+                                doc="why the typed or linked target is not used (until a valid one is)")
+    many_targets = param.Boolean(default=False, precedence=-1, doc="the model has more targets than a list shows")
+    track_predictions = param.DataFrame(default=None, allow_None=True, precedence=-1,
+                                        doc="a binned model's predicted tracks along the locus (predict_tracks)")
     message_kind = param.Selector(default="info", objects=["info", "success", "warning", "danger"], precedence=-1)
     diagnostics = param.String(default="", precedence=-1)
     busy = param.Boolean(default=False, precedence=-1)
@@ -320,6 +359,14 @@ class ExplorerState(param.Parameterized):
         self.bookmarks: dict[str, str] = dict(SAMPLE_BOOKMARKS)
         # runs after the URL sync's watcher (precedence 0): see _box_shows_the_window
         self.param.watch(self._box_shows_the_window, "region", precedence=100)
+        self.param.watch(self._on_task, "task", precedence=100)  # after the URL's watcher, as above
+        #: every target of the loaded model (the task list shows at most MAX_TASK_CHOICES of them)
+        self._choices: list[str] = []
+        self._contrasts: list[str] = []
+        self._loading = False
+        #: the spellings the task list offered or the checks accepted (others go to _on_task's check)
+        self._accepted: set[str] = set()
+        self._last_task = None
         self._results: dict[tuple, Any] = {}
         #: the inputs of the complete result on screen (put back when a job is cancelled)
         self._shown: dict[str, Any] | None = None
@@ -382,9 +429,13 @@ class ExplorerState(param.Parameterized):
         """
         try:
             if model is None or isinstance(model, (str, Path)):
-                path = checked_path(self.model_path if model is None else model, self.roots, "model file")
+                path = checked_path(self.model_path if model is None else model, self.roots, "model file",
+                                    folders=True)
                 overrides = self._corrections() if corrections else {}
+                if path.is_dir():
+                    overrides["targets"] = self._targets_table(path)
                 model = ex.load_model(path, trusted=self.trust_model and self.allow_pickles, **overrides)
+                self._check_targets_file(model)
             is_lm = ex.methods_for(model) == list(ex.LM_METHODS)
             targets = [LM_TARGET] if is_lm else ex.target_choices(model)
             if not targets:
@@ -394,9 +445,25 @@ class ExplorerState(param.Parameterized):
             return False
         region, note = self._window_for_model(model)
         task = self.task if self.task in targets else targets[0]
+        self._choices = list(targets)
         # contrasts ("CTCF - SPI1") beside the single tasks, for heads with a few channels
-        self.param.task.objects = list(targets) + ([] if ex.methods_for(model) == list(ex.LM_METHODS)
-                                                   else ex.contrast_choices(model))
+        self._contrasts = [] if is_lm else ex.contrast_choices(model)
+        listed = list(targets[:MAX_TASK_CHOICES]) + self._contrasts
+        self._accepted = set(listed)
+        if task not in listed:
+            listed.append(task)
+        self._last_task = None
+        with param.discard_events(self):
+            self.param.update(task_search="", task_problem="", many_targets=len(targets) > MAX_TASK_CHOICES)
+        self.param.task.objects = listed
+        tracks = list(model.tasks) if binned(model) else []
+        self.param.shown_tracks.objects = tracks
+        self._loading = True  # the tracks are predicted once, for the new window (below)
+        try:
+            self.shown_tracks = ([task] if task in tracks else []) + [t for t in tracks if t != task][
+                :DEFAULT_TRACKS - (task in tracks)]
+        finally:
+            self._loading = False
         choices = method_choices(model)
         self.param.method.objects = choices
         if self.method not in choices.values():
@@ -411,9 +478,126 @@ class ExplorerState(param.Parameterized):
         if region is not None:
             self.set_region(region)
         self.say(f"Loaded model **{model.name}**. {getattr(model, 'report', '') or ''} "
-                 f"Targets: {', '.join(targets)}.{note}", "warning" if note else "success")
+                 f"Targets: {self._targets_words(targets)}.{note}", "warning" if note else "success")
+        self._last_task = self.task
         self._predict()
         return True
+
+    @staticmethod
+    def _targets_words(targets: list[str]) -> str:
+        if len(targets) <= MAX_TASK_CHOICES:
+            return ", ".join(targets)
+        return (f"{len(targets):,} tracks ({', '.join(targets[:3])}, ...; type in *Search targets* to find one, "
+                f"or a contrast A - B)")
+
+    def _targets_table(self, folder: Path) -> Path | None:
+        """The targets table of a model folder: the typed path, else a ``targets.txt`` (or
+        ``targets_human.txt``) in the folder or beside it, if it lies under the data folders."""
+        from explorer.io.longcontext import TARGET_FILES
+
+        if self.targets_path.strip():
+            return checked_path(self.targets_path, self.roots, "targets table")
+        for where in (folder, folder.parent):
+            for name in TARGET_FILES:
+                try:
+                    return checked_path(str(where / name), self.roots, "targets table")
+                except (PermissionError, FileNotFoundError, IsADirectoryError):
+                    continue
+        return None
+
+    def _check_targets_file(self, model) -> None:
+        """Refuse a model whose loader found a targets table out of the data folders."""
+        found = (getattr(model, "card", None) or {}).get("targets_file")
+        if found and not any(Path(found).resolve().is_relative_to(r) for r in self.roots):
+            raise PermissionError("the targets table beside this model folder is not under the folders this app may "
+                                  "read; put targets.txt in the model folder, or type the table's path")
+
+    # -- the target: typed, searched or linked ----------------------------------------------
+    def _on_task(self, event=None) -> None:
+        """A task set from the list, the search box or the URL: spell it, or refuse it and put
+        back the last valid one (so the box, the URL and the plots agree)."""
+        task = self.task
+        if task is None or self.model is None:
+            return
+        listed = list(self.param.task.objects)
+        if task in self._accepted or task in self._choices:
+            self._last_task = task
+            if self.task_problem:
+                self.task_problem = ""
+            return
+        try:
+            spelled = ex.target_spelling(self.model, task, self._choices)
+        except Exception as exc:  # noqa: BLE001
+            kept = f" Still explaining {self._last_task}." if self._last_task is not None else ""
+            self.param.task.objects = [t for t in listed if t != task] or [self._last_task]
+            self.task = self._last_task
+            self.task_problem = self._failure_words(f"use the target {task!r}", exc) + kept
+            return
+        self._accepted.add(spelled)
+        if spelled not in self.param.task.objects:
+            self.param.task.objects = [t for t in listed if t != task] + [spelled]
+        self._last_task = spelled
+        self.task_problem = ""
+        if spelled != task:
+            self.task = spelled
+            self.param.task.objects = [t for t in self.param.task.objects if t != task]
+
+    @param.depends("task_search", watch=True)
+    def _on_task_search(self) -> None:
+        """The search box: list the matching targets (at most MAX_TASK_CHOICES); a whole target
+        or contrast, or the one match, is chosen; text that matches nothing says why and changes
+        nothing."""
+        if self.model is None or not self._choices:
+            return
+        text = self.task_search.strip()
+        if not text:
+            listed = list(self._choices[:MAX_TASK_CHOICES]) + self._contrasts
+            self.param.task.objects = listed + ([self.task] if self.task not in listed else [])
+            self.task_problem = ""
+            return
+        matches = ex.search_targets(self.model, text, self._choices, MAX_TASK_CHOICES)
+        if not matches:
+            try:
+                ex.target_spelling(self.model, text, self._choices)
+                words = ""
+            except Exception as exc:  # noqa: BLE001
+                words = app_words(str(exc))
+            if words.startswith(f"no target is called {text!r}"):  # the heading says it already
+                words = words[len(f"no target is called {text!r}"):].lstrip("; ")
+            words = words[:1].upper() + words[1:] + ("." if words and not words.endswith(".") else "")
+            self.task_problem = (f"**No target matches {text!r}.** {words} "
+                                 f"Still explaining {self.task}.").replace("  ", " ").strip()
+            return
+        try:
+            spelled = ex.target_spelling(self.model, text, self._choices)
+        except ValueError:
+            spelled = matches[0] if len(matches) == 1 else None  # the one match is what was meant
+        self._accepted.update(matches)
+        self.param.task.objects = matches + ([self.task] if spelled is None and self.task not in matches else [])
+        self.task_problem = ""
+        if spelled is not None and spelled != self.task:
+            self.task = spelled
+
+    @param.depends("shown_tracks", watch=True)
+    def _on_shown_tracks(self) -> None:
+        if not self._loading:
+            self._predict_tracks()
+
+    def _predict_tracks(self) -> None:
+        """A binned model's chosen tracks along the locus, the window's input among the inputs."""
+        if not binned(self.model) or self.locus is None or self.window is None:
+            self.track_predictions = None
+            return
+        try:
+            bins = ex.OutputBins(**self.model.card["output_bins"])
+            reach = TRACK_INPUTS_EACH_SIDE * bins.count * bins.size  # inputs each side of the window's
+            span = self.locus.subregion(max(self.locus.start, self.window.start - reach),
+                                        min(self.locus.end, self.window.end + reach))
+            anchor = int(self.window.start - span.start)
+            self.track_predictions = _track_predictions(self.model, span, tuple(self.shown_tracks), anchor)
+        except Exception as exc:  # noqa: BLE001
+            self.track_predictions = None
+            self._fail("predict the tracks for the overview", exc)
 
     def _corrections(self) -> dict:
         """The model panel's corrections as :func:`explorer.load_model` overrides."""
@@ -617,6 +801,8 @@ class ExplorerState(param.Parameterized):
         self.param.update(window=window, region=str(window.region), attribution=None, ism=None, motifs=None,
                           region_problem="")
         self._restore_results()
+        if binned(self.model):  # the tracks come from inputs placed at the window
+            self._predict_tracks()
         return True
 
     def _check_window_length(self, n: int) -> None:
@@ -633,6 +819,11 @@ class ExplorerState(param.Parameterized):
     def _predict(self) -> None:
         if self.model is None or self.locus is None:
             return
+        if binned(self.model):  # its own tracks along the locus, not a score in sliding windows
+            self.predictions = None
+            self._predict_tracks()
+            return
+        self.track_predictions = None
         if ex.methods_for(self.model) == list(ex.LM_METHODS):  # a masked LM has no score per window
             self.predictions = None
             return
