@@ -131,9 +131,9 @@ class ChannelsLastNet(nn.Module):
         return self.dense(self.norm(h)).max(dim=1).values          # (N, 3)
 
 
-def check(model, x, target, *, nontrivial=True):
+def check(model, x, target, *, nontrivial=True, structure="auto"):
     """fast_ism on the graph path equals brute force (both ends whole, every 5th base between)."""
-    res = fast_ism(model, x, target)
+    res = fast_ism(model, x, target, structure=structure)
     d = res.diagnostics
     assert d.fast_ism and d.fast_ism_path == "graph" and not d.fast_ism_fallback, (d.warnings, d.fast_ism_reason)
 
@@ -355,3 +355,106 @@ def test_progressive_ism_takes_the_graph_path():
     whole = fast_ism(net, x, target).values
     for (a, b), v in parts.items():
         assert float((v - whole[:, a:b]).abs().max()) <= 1e-5
+
+
+# -- bpnet-lite's BPNet: the demand pass, windows per batch, few-output convolutions, probed targets --
+
+def bpnetlite_bpnet(seed=0, n_layers=4, n_outputs=2, trimming=30, n_filters=8):
+    bpnetlite = pytest.importorskip("bpnetlite", reason="bpnet-lite is not installed (optional extra 'bpnet')")
+    torch.manual_seed(seed)
+    net = bpnetlite.BPNet(n_filters=n_filters, n_layers=n_layers, n_outputs=n_outputs, n_control_tracks=0,
+                          trimming=trimming, verbose=False)
+    return seeded(net, seed)
+
+
+@pytest.mark.parametrize("head", ["counts", "profile"])
+def test_bpnetlite_bpnet_through_its_graph_equals_brute_force(head):
+    """A plain-function target of a tuple output: only the head it reads is rebuilt, and the
+    trunk is recomputed only where the read head can see it (the counts pool the crop)."""
+    net = bpnetlite_bpnet(seed=7, trimming=45)
+    x = one_hot(160, seed=7)
+    target = (lambda y: y[1][:, 0]) if head == "counts" else (lambda y: y[0][:, 1, 40:60].sum(-1))
+    res = check(net, x, target, structure="graph")
+    assert res.diagnostics.fast_ism_path == "graph"
+    engine = fast_engine(net, x, target, structure="graph")
+    assert engine.read == ([1] if head == "counts" else [0])
+    last = [n for n in engine.graph.order if n.kind == "local" and n.name in engine.needed][-1]
+    if head == "counts":  # the crop [t - 37, L - t + 37) of the trunk: nothing outside it is needed
+        assert last.rule == "slice" and engine.graph.demand[last.name] == (0, last.n - 1)
+        trunk_out = last.inputs[0]
+        assert engine.graph.demand[trunk_out.name] == (45 - 37, 160 - 45 + 37 - 1)
+        changed = trunk_out.lo <= trunk_out.hi
+        assert int(trunk_out.lo[changed].min()) == 8 and int(trunk_out.hi[changed].max()) == 151  # clipped
+        assert int(trunk_out.lo[0]) == 8 and int(trunk_out.hi[0]) == 40  # a mutation at 0 changes [0, 40]
+
+
+def test_bpnetlite_demand_and_batch_windows_change_nothing(monkeypatch):
+    """The same map with the demand pass, per-batch windows and few-output convolutions turned off."""
+    from explorer.attribution import graph_ism
+
+    net = bpnetlite_bpnet(seed=8, n_layers=3, trimming=45)
+    x = one_hot(150, seed=8)
+    target = lambda y: y[1][:, 0] + y[0][:, 0, 10:20].sum(-1)  # noqa: E731 - reads both heads
+    fast = GraphISM(net, x, target)
+    assert fast.read == [0, 1]
+    widths = {n.name: n.width for n in fast.graph.order if n.kind == "local"}
+    fast_map = fast.values(0, 150, batch_size=9)
+    monkeypatch.setattr(graph_ism.LocalGraph, "restrict", lambda self, outputs, needed: None)
+    monkeypatch.setattr(graph_ism, "_FEW_OUTPUTS", 0)
+    real = graph_ism.Batch._size
+
+    def whole_run(self, node):  # the window of the whole run, as before
+        real(self, node)
+        if node.rule != "input":
+            self.width[node.name] = node.width
+            self.start[node.name] = node.start[self.uniq]
+
+    monkeypatch.setattr(graph_ism.Batch, "_size", whole_run)
+    slow = GraphISM(net, x, target)
+    assert any(slow_n.width > widths[slow_n.name] for slow_n in slow.graph.order if slow_n.kind == "local")
+    slow_map = slow.values(0, 150, batch_size=9)
+    scale = max(1.0, float(slow_map.abs().max()))
+    assert float((fast_map - slow_map).abs().max()) <= 1e-5 * scale
+
+
+@pytest.mark.parametrize("outputs,dilation", [(1, 1), (2, 3), (4, 1)])
+def test_few_output_convolution_equals_conv1d(outputs, dilation):
+    from explorer.attribution.graph_ism import _few_output_conv
+
+    gen = torch.Generator().manual_seed(outputs)
+    x = torch.randn(5, 6, 90, generator=gen)
+    w = torch.randn(outputs, 6, 11, generator=gen)
+    b = torch.randn(outputs, generator=gen)
+    want = F.conv1d(x, w, b, dilation=dilation)
+    got = _few_output_conv(x, w, b, dilation)
+    assert got.shape == want.shape
+    assert float((got - want).abs().max()) <= 1e-5 * float(want.abs().max())
+    assert float((_few_output_conv(x, w, None, dilation) - F.conv1d(x, w, None, dilation=dilation)).abs().max()) \
+        <= 1e-5 * float(want.abs().max())
+
+
+class WideProfileHead(nn.Module):
+    """A trunk, a 1-output profile conv with a wide dilated kernel and a 1x1 conv head (a tuple)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv1d(4, 8, 5, padding=2)
+        self.c2 = nn.Conv1d(8, 8, 3, padding=2, dilation=2)
+        self.profile = nn.Conv1d(8, 1, 15, padding=14, dilation=2)
+        self.point = nn.Conv1d(8, 2, 1)
+
+    def forward(self, x):
+        h = F.relu(self.c1(x))
+        h = h + F.relu(self.c2(h))
+        return self.profile(h)[:, :, 5:-5], self.point(h).mean(-1)
+
+
+@pytest.mark.parametrize("which", ["profile", "pooled", "both"])
+def test_few_output_convolutions_and_tuple_targets(which):
+    net = seeded(WideProfileHead(), seed=9)
+    x = one_hot(70, seed=9)
+    target = {"profile": lambda y: y[0][:, 0, 3:9].sum(-1), "pooled": lambda y: y[1][:, 1],
+              "both": lambda y: y[0][:, 0].amax(-1) - y[1][:, 0]}[which]
+    check(net, x, target)
+    engine = fast_engine(net, x, target)
+    assert engine.read == {"profile": [0], "pooled": [1], "both": [0, 1]}[which]

@@ -52,10 +52,12 @@ def brute_force(net, x, score, positions):
     return brute_force_ism(lambda s: score(raw(net, s)), x, positions)[0]
 
 
-def fast(res):
-    """The fast path ran, on the staged trunk, and kept its values (no fallback to plain ISM)."""
+def fast(res, n_ctl=2):
+    """The fast path ran and kept its values (no fallback to plain ISM): from the captured graph
+    for a BPNet without control tracks (its card prefers it), else on the declared staged trunk."""
     d = res.diagnostics
-    return d.ism_path == "fast" and d.fast_ism and d.fast_ism_path == "stages" and not d.fast_ism_fallback
+    path = "graph" if n_ctl == 0 else "stages"
+    return d.ism_path == "fast" and d.fast_ism and d.fast_ism_path == path and not d.fast_ism_fallback
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +96,7 @@ def test_loads_with_heads_lengths_and_structure(saved, form, n_ctl):
     assert model.card["structure"]["heads"][1]["trim"] == TRIM - 37
     notes = " ".join(model.card["notes"])
     assert ("control tracks filled with zeros" in notes) == bool(n_ctl)
+    assert model.card.get("prefer") == (None if n_ctl else "graph")
     x = one_hot(LENGTH, seed=1)
     with torch.no_grad():
         profile, counts = model(x[None])
@@ -120,7 +123,7 @@ def test_ism_of_counts_and_profile_equals_brute_force_on_the_fast_path(saved, fo
     x = one_hot(LENGTH, seed=2)
     # default target: the counts head
     res = ex.attribute(model, x, "ism", cache=False)
-    assert fast(res), res.diagnostics
+    assert fast(res, n_ctl), res.diagnostics
     want = brute_force(net, x, lambda y: y[1][0, 0], POSITIONS)
     got = res.values[:, POSITIONS].double()
     assert float(want.abs().max()) > 1e-3  # the check is not vacuous
@@ -128,7 +131,7 @@ def test_ism_of_counts_and_profile_equals_brute_force_on_the_fast_path(saved, fo
     # a profile channel reduced (summed) over a window of output positions
     a, b = 20, 30
     res = ex.attribute(model, x, "ism", target="profile:1", window=(a, b), cache=False)
-    assert fast(res), res.diagnostics
+    assert fast(res, n_ctl), res.diagnostics
     want = brute_force(net, x, lambda y: y[0][0, 1, a:b].sum(), POSITIONS)
     got = res.values[:, POSITIONS].double()
     assert float(want.abs().max()) > 1e-3
@@ -143,7 +146,7 @@ def test_trimming_below_the_profile_radius(tmp_path):
     assert model.card["structure"]["heads"][1]["trim"] == 0
     x = one_hot(60, seed=3)
     res = ex.attribute(model, x, "ism", cache=False)
-    assert fast(res), res.diagnostics
+    assert fast(res, n_ctl=0), res.diagnostics
     positions = [0, 29, 59]
     want = brute_force(net, x, lambda y: y[1][0, 0], positions)
     assert float((res.values[:, positions].double() - want).abs().max()) < 1e-5

@@ -420,6 +420,11 @@ def fast_engine(model: Any, one_hot: torch.Tensor, target: Callable, *, structur
 
     if structure not in ("auto", "declared", "graph"):
         raise ValueError(f"structure must be 'auto', 'declared' or 'graph'; got {structure!r}")
+    if structure == "auto" and _card_prefers_graph(model):
+        try:  # the card says the graph path is the faster one (bpnet-lite BPNets without controls)
+            return GraphISM(model, one_hot, target)
+        except StructureError:
+            pass  # the declared structure next, as for any carded model
     declared_reason = None
     if structure != "graph":
         try:
@@ -439,6 +444,14 @@ def fast_engine(model: Any, one_hot: torch.Tensor, target: Callable, *, structur
         if declared_reason:
             reason = f"{declared_reason}; and {reason}"
         raise type(exc)(reason) from None
+
+
+def _card_prefers_graph(model: Any) -> bool:
+    """True when the model card sets ``"prefer": "graph"``: fast ISM from the captured graph
+    first, the declared structure if the graph cannot be read (``structure="auto"`` only)."""
+    net = getattr(model, "net", model)
+    card = getattr(model, "card", None) or getattr(net, "card", None) or {}
+    return isinstance(card, dict) and card.get("prefer") == "graph"
 
 
 def _heads_read(target: Callable, structure: Structure) -> list[int]:

@@ -214,8 +214,10 @@ def wrap_bpnetlite(model: nn.Module) -> tuple[BPNetLiteNet, dict]:
         ``name``, ``tasks`` (the profile channels), ``heads`` (``profile``, ``counts``),
         ``min_length`` (``2 t + 1``), ``input_length`` (None: any length from the minimum),
         ``trimming`` and ``profile_offset`` (``t``: profile position ``j`` is input base
-        ``t + j``), ``n_control_tracks``, ``structure`` (BPNet only), ``bpnet_lite_config``
-        and ``notes`` (in words: the control tracks, the lengths, the ISM path).
+        ``t + j``), ``n_control_tracks``, ``structure`` (BPNet only), ``prefer``
+        (``"graph"`` for a BPNet without control tracks: fast ISM reads the captured graph
+        first, the declared structure is the fallback), ``bpnet_lite_config`` and ``notes``
+        (in words: the control tracks, the lengths, the ISM path).
     """
     net = BPNetLiteNet(model).eval()
     t, channels = net.trimming, _channels(net.n_outputs)
@@ -227,7 +229,9 @@ def wrap_bpnetlite(model: nn.Module) -> tuple[BPNetLiteNet, dict]:
                      f"track(s), which the explorer sets to 0, so attributions explain the prediction "
                      f"without a control experiment")
     structure = net.structure()
-    notes.append("fast ISM: the trunk and both heads are declared" if structure else
+    notes.append(("fast ISM: read from the model's graph (the trunk and both heads are also declared)"
+                  if not net.n_control_tracks else "fast ISM: the trunk and both heads are declared")
+                 if structure else
                  f"plain ISM ({'two networks summed' if net.kind == 'ChromBPNet' else 'pre-activation residuals'}: "
                  f"no fast-ISM structure)")
     card: dict = {
@@ -246,6 +250,10 @@ def wrap_bpnetlite(model: nn.Module) -> tuple[BPNetLiteNet, dict]:
     if structure:
         card["structure"] = structure
         card["receptive_field"] = structure["receptive_field"]
+        if not net.n_control_tracks:
+            # read from the graph, fast ISM clips each layer to what the cropped heads read and
+            # rebuilds only the head the target reads: faster than the declared stages here
+            card["prefer"] = "graph"
     return net, card
 
 
