@@ -8,7 +8,6 @@ consecutive inputs join their bins end to end; spellings, aliases, contrasts and
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -17,6 +16,7 @@ borzoi_pytorch = pytest.importorskip("borzoi_pytorch", reason="borzoi-pytorch is
 
 import explorer as ex  # noqa: E402
 from explorer.attribution.binned import track_inputs  # noqa: E402
+from longcontext_folders import tiny_enformer_folder, write_targets  # noqa: E402
 
 TRACKS = [("ENCFF001", "CAGE:HepG2"), ("ENCFF002", "CAGE:K562"), ("ENCFF003", "DNASE:K562")]
 
@@ -29,27 +29,9 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def write_targets(path, rows):
-    table = pd.DataFrame({"identifier": [i for i, _d in rows], "file": "x.w5", "clip": 32, "scale": 2,
-                          "sum_stat": "sum", "description": [d for _i, d in rows]})
-    table.to_csv(path, sep="\t", index=True)
-    return path
-
-
-def tiny_enformer_folder(folder, rows=TRACKS):
-    """A random-init Enformer (64 bp input, 4 bins of 8 bp from base 16) saved with its targets table."""
-    torch.manual_seed(0)
-    net = enformer_pytorch.Enformer.from_hparams(dim=48, depth=1, heads=2, attn_dim_key=8,
-                                                 output_heads=dict(human=len(rows)), target_length=4,
-                                                 num_downsamples=3, dim_divisible_by=8).eval()
-    net.save_pretrained(folder, safe_serialization=False)
-    write_targets(folder / "targets.txt", rows)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def enformer(tmp_path_factory):
-    return ex.load_model(tiny_enformer_folder(tmp_path_factory.mktemp("enf") / "tiny-enformer"), device="cpu")
+    return ex.load_model(tiny_enformer_folder(tmp_path_factory.mktemp("enf") / "tiny-enformer", TRACKS), device="cpu")
 
 
 def random_sequence(n, seed=0):

@@ -25,6 +25,7 @@ from explorer.attribution.targets import TargetSum, resolve_target  # noqa: E402
 from explorer.io.loci import ANNOTATION_COLUMNS, locus_from_sequence  # noqa: E402
 from explorer.io.models import ModelLoadError  # noqa: E402
 from brute_force import brute_force_ism  # noqa: E402
+from longcontext_folders import write_targets  # noqa: E402
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
@@ -37,13 +38,6 @@ def _one_thread():
 
 
 TRACKS = [("ENCFF001", "CAGE:HepG2"), ("ENCFF002", "CAGE:K562"), ("ENCFF003", "DNASE:K562")]
-
-
-def write_targets(path, rows):
-    table = pd.DataFrame({"identifier": [i for i, _d in rows], "file": "x.w5", "clip": 32, "scale": 2,
-                          "sum_stat": "sum", "description": [d for _i, d in rows]})
-    table.to_csv(path, sep="\t", index=True)  # basenji: the first, unnamed column is the index
-    return path
 
 
 def one_hot(length, seed=0):

@@ -10,10 +10,10 @@ screenshot into ``test-artifacts/``.
 import os
 import urllib.parse
 
-import pandas as pd
 import pytest
 
 from conftest import served_app
+from longcontext_folders import tiny_enformer_folder
 from test_ui_browser import _leaves_the_machine, _track, _until, _wait_text
 
 pytestmark = pytest.mark.browser
@@ -27,17 +27,8 @@ TRACKS = [("ENCFF001", "CAGE:HepG2"), ("ENCFF002", "CAGE:K562"), ("ENCFF003", "D
 
 @pytest.fixture(scope="module")
 def data_folder(tmp_path_factory):
-    import torch
-
     root = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    net = enformer_pytorch.Enformer.from_hparams(dim=48, depth=1, heads=2, attn_dim_key=8,
-                                                 output_heads=dict(human=len(TRACKS)), target_length=4,
-                                                 num_downsamples=3, dim_divisible_by=8).eval()
-    net.save_pretrained(root / "tiny-enformer", safe_serialization=False)
-    table = pd.DataFrame({"identifier": [i for i, _d in TRACKS], "file": "x.w5", "clip": 32, "scale": 2,
-                          "sum_stat": "sum", "description": [d for _i, d in TRACKS]})
-    table.to_csv(root / "tiny-enformer" / "targets.txt", sep="\t", index=True)
+    tiny_enformer_folder(root / "tiny-enformer", TRACKS)
     return root
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import holoviews as hv
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -25,6 +24,7 @@ import explorer as ex  # noqa: E402
 from explorer.plots.bins import track_bands  # noqa: E402
 from explorer.ui.files import checked_path  # noqa: E402
 from explorer.ui.state import MAX_TASK_CHOICES, ExplorerState  # noqa: E402
+from longcontext_folders import tiny_enformer_folder, write_targets  # noqa: E402
 
 TRACKS = [("ENCFF001", "CAGE:HepG2"), ("ENCFF002", "CAGE:K562"), ("ENCFF003", "DNASE:K562"),
           ("ENCFF004", "CHIP:CTCF:HepG2")]
@@ -41,28 +41,11 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def write_targets(path, rows):
-    table = pd.DataFrame({"identifier": [i for i, _d in rows], "file": "x.w5", "clip": 32, "scale": 2,
-                          "sum_stat": "sum", "description": [d for _i, d in rows]})
-    table.to_csv(path, sep="\t", index=True)
-    return path
-
-
-def tiny_enformer(folder, rows=TRACKS):
-    torch.manual_seed(0)
-    net = enformer_pytorch.Enformer.from_hparams(dim=48, depth=1, heads=2, attn_dim_key=8,
-                                                 output_heads=dict(human=len(rows)), target_length=4,
-                                                 num_downsamples=3, dim_divisible_by=8).eval()
-    net.save_pretrained(folder, safe_serialization=False)
-    write_targets(folder / "targets.txt", rows)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     """A data folder holding ``tiny-enformer/`` (config.json, weights, targets.txt)."""
     root = tmp_path_factory.mktemp("data")
-    tiny_enformer(root / "tiny-enformer")
+    tiny_enformer_folder(root / "tiny-enformer", TRACKS)
     return root.resolve()
 
 
@@ -160,7 +143,7 @@ def test_a_borzoi_with_thousands_of_tracks_lists_fifty_and_searches_the_rest(tmp
 def test_model_folders_are_checked_like_files(root, tmp_path):
     allowed, outside = tmp_path / "allowed", tmp_path / "outside"
     allowed.mkdir()
-    tiny_enformer(outside / "secret-enformer")
+    tiny_enformer_folder(outside / "secret-enformer", TRACKS)
     (allowed / "linked-enformer").symlink_to(outside / "secret-enformer", target_is_directory=True)
     inner = allowed / "inner-link"
     inner.mkdir()
