@@ -573,3 +573,14 @@ def test_a_bad_motif_file_is_named_as_a_motif_file_problem(state):
     finally:
         state.meme_path = ""
     assert words.startswith("use the motif file broken.meme") and "MEME format" in words
+
+
+def test_the_plots_draw_on_a_2d_canvas_not_webgl(explorer_app):
+    """HoloViews asks for WebGL by default, which a browser without GPU acceleration emulates
+    in software at several seconds of CPU per page: every figure of the page draws on a canvas."""
+    from bokeh.models import Plot
+
+    root = explorer_app.main.get_root()
+    plots = list(root.select({"type": Plot}))
+    assert len(plots) >= 3, "the overview and the tracks should have been drawn"
+    assert {plot.output_backend for plot in plots} == {"canvas"}

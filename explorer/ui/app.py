@@ -60,6 +60,20 @@ def _no_web_fonts() -> None:
         Fast._resources = {k: v for k, v in Fast._resources.items() if k != "font"}
 
 
+def canvas_rendering() -> None:
+    """Draw the plots on a 2D canvas, not WebGL (HoloViews' default).
+
+    The views are a few thousand glyphs at most, which a 2D canvas draws quickly; WebGL in a
+    browser without GPU acceleration (a virtual machine, a remote desktop, headless Chromium)
+    is emulated in software, and copying its buffer onto the page after every repaint cost
+    about 7 s of browser CPU for one ISM page (measured in Chromium, tests/test_load.py).
+    """
+    from holoviews.plotting.bokeh import BokehRenderer
+
+    BokehRenderer.webgl = False
+    hv.renderer("bokeh").webgl = False
+
+
 def _card(*objects, title: str, collapsed: bool, **params) -> pn.Card:
     """A sidebar card whose title shows whether it is open (the design draws no arrow)."""
     card = pn.Card(*objects, title=title, collapsed=collapsed, **params)
@@ -105,6 +119,7 @@ class Explorer(pn.viewable.Viewer):
         super().__init__(**params)
         pn.extension("tabulator", notifications=False)
         hv.extension("bokeh", logo=False)
+        canvas_rendering()
         self.state = ExplorerState(model=model, locus=locus, roots=roots, upload_limits=upload_limits,
                                    allow_pickles=allow_pickles)
         # Bokeh's live x range of the tracks and the stream that reports the browser's zooms: the
