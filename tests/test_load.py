@@ -5,7 +5,10 @@ different computations (region, task, method) in a session alone, one after anot
 then eight equivalent ones (same task and method, the window moved by 500 bp so nothing is
 served from the cache) in eight Chromium sessions at once. The server's RSS (psutil) is
 read before, sampled through the busy phase (peak) and read again after the sessions
-closed. The report goes to ``test-artifacts/load.json`` and is printed.
+closed. The CPU time of each phase is read too, the server's (psutil) and the whole
+machine's (the browsers run on the same cores): the machine's busy core-seconds over its
+cores are the shortest wall time the phase could have taken. The report goes to
+``test-artifacts/load.json`` and is printed.
 
 Asserted: no session saw an error, and the RSS after closing is within 20 % of the warm
 baseline. Times are measurements, reported only (the machine may be busy): the goal is every
@@ -78,6 +81,33 @@ class RssSampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+class CpuMeter:
+    """CPU seconds over a phase: the server's (its threads together) and the whole machine's."""
+
+    def __init__(self, pid: int):
+        import psutil
+
+        self.psutil, self.process = psutil, psutil.Process(pid)
+
+    def _read(self) -> tuple[float, float]:
+        times = self.psutil.cpu_times()
+        idle = times.idle + getattr(times, "iowait", 0.0)
+        server = self.process.cpu_times()
+        return server.user + server.system, sum(times) - idle
+
+    def __enter__(self):
+        self._server0, self._machine0 = self._read()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        server, machine = self._read()
+        self.report = {"wall_seconds": time.perf_counter() - self._t0,
+                       "server_cpu_seconds": server - self._server0,
+                       "machine_busy_core_seconds": machine - self._machine0,
+                       "shortest_possible_wall_seconds": (machine - self._machine0) / (os.cpu_count() or 1)}
 
 
 def settled_rss(sampler: RssSampler, seconds: float = 60) -> float:
@@ -161,16 +191,20 @@ def test_eight_sessions_at_once(served, artifacts_dir):
     report["warm_session"] = warm[0]
     if warm[0]["errors"]:  # the app does not work at all: no point in loading it
         pytest.fail(f"one session alone failed: {warm[0]['errors']}; server: {_server_errors(log_path)}")
-    alone = asyncio.run(_run_sessions(
-        [(_url(url, first, task, method), LABELS[method], task) for first, task, method in CONFIGS], at_once=False))
+    with CpuMeter(proc.pid) as cpu_alone:
+        alone = asyncio.run(_run_sessions(
+            [(_url(url, first, task, method), LABELS[method], task) for first, task, method in CONFIGS],
+            at_once=False))
+    report["cpu_one_after_another"] = cpu_alone.report
     report["rss_mb_warm_baseline"] = baseline = settled_rss(sampler)
-    with sampler:
+    with sampler, CpuMeter(proc.pid) as cpu_together:
         t1 = time.perf_counter()
         together = asyncio.run(_run_sessions(
             [(_url(url, first + SHIFT, task, method), LABELS[method], task) for first, task, method in CONFIGS],
             at_once=True))
         report["wall_seconds_8_at_once"] = time.perf_counter() - t1
         report["rss_mb_peak"] = sampler.peak
+    report["cpu_8_at_once"] = cpu_together.report
     report["rss_mb_after_closing"] = after = settled_rss(sampler)
     report["rss_after_over_baseline"] = after / baseline
     rows = []

@@ -331,3 +331,66 @@ def test_a_blocking_run_offers_its_results_to_the_pool(app_pool):
     att_key, mot_key = first._shared_keys()
     assert app_pool.kept(att_key).attribution is first.state.attribution
     assert app_pool.kept(mot_key).motifs is first.state.motifs
+
+
+def test_queued_jobs_run_smallest_priority_first_and_a_joiner_moves_a_job_up():
+    """Eight pages at once: a page's second job (its motifs, queued with the time the page
+    asked) runs before maps that later pages asked for, not after all of them."""
+    pool = SharedExecutor(max_workers=1)
+    try:
+        blocker = Gate()
+        first = pool.submit("blocker", blocker)
+        assert blocker.started.wait(WAIT)
+        order: list[str] = []
+
+        def job(name):
+            def work(progress, on_chunk):
+                order.append(name)
+                return name
+            return work
+
+        # a later page's map, then an earlier page's motifs, then a job joined from earlier still
+        tickets = [pool.submit("page 2 map", job("page 2 map"), priority=20.0),
+                   pool.submit("page 1 motifs", job("page 1 motifs"), priority=10.0),
+                   pool.submit("page 3 map", job("page 3 map"), priority=30.0),
+                   pool.submit(None, job("default: now"))]
+        joined = pool.submit("page 3 map", job("never run"), priority=5.0)
+        assert joined.joined
+        blocker.release.set()
+        assert first.future.result(WAIT) == "done"
+        assert [t.future.result(WAIT) for t in tickets] == ["page 2 map", "page 1 motifs", "page 3 map",
+                                                            "default: now"]
+        assert joined.future.result(WAIT) == "page 3 map"
+        # priorities 5 (moved up), 10, 20; the default (the monotonic clock now) comes last
+        assert order == ["page 3 map", "page 1 motifs", "page 2 map", "default: now"]
+        assert pool.in_flight() == 0
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_shutdown_cancels_what_is_still_queued():
+    pool = SharedExecutor(max_workers=1)
+    blocker = Gate()
+    running = pool.submit("blocker", blocker)
+    assert blocker.started.wait(WAIT)
+    queued = pool.submit("queued", Gate())
+    pool.shutdown(wait=False)
+    assert queued.future.cancelled()
+    blocker.release.set()
+    assert running.future.result(WAIT) == "done"
+
+
+def test_pages_closing_together_release_memory_once(monkeypatch):
+    calls = []
+    monkeypatch.setattr(jobs, "release_memory", lambda: calls.append(time.perf_counter()))
+
+    async def eight_pages_close():
+        for _ in range(8):
+            jobs.release_memory_soon(delay=0.1)
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.4)
+
+    run_coroutine(eight_pages_close())
+    assert len(calls) == 1
+    jobs.release_memory_soon()  # no event loop: at once
+    assert len(calls) == 2

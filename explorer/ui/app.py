@@ -26,7 +26,7 @@ from explorer.plots.transforms import ism_cell
 from explorer.ui.files import size_words
 from explorer.ui.help import first_run, heading
 from explorer.ui.live_logo import LiveLogo
-from explorer.ui.jobs import Debouncer, attribution_key, motif_key, release_memory, shared_executor
+from explorer.ui.jobs import Debouncer, attribution_key, motif_key, release_memory_soon, shared_executor
 from explorer.ui.navigation import parse_position, ruler_words, window_span, zoom_view
 from explorer.ui.progress import Throughput
 from explorer.ui.session import in_session, last_result
@@ -596,7 +596,7 @@ class Explorer(pn.viewable.Viewer):
         self._tickets.clear()
         self.state.release()
         self._bokeh_range = self._range_stream = None
-        release_memory()
+        release_memory_soon()
 
     def _on_seqlet_options(self, *events):
         """A new seqlet threshold or background: call the seqlets of the shown map again."""
@@ -625,11 +625,13 @@ class Explorer(pn.viewable.Viewer):
         return motif_key(attribution_job_key, (s.jaspar_release, s.jaspar_collection, s.jaspar_tax_group,
                                                s.meme_path.strip()), s.seqlet_null, s.seqlet_threshold)
 
-    def _submit_motifs(self, job, attribution_job_key):
-        """The motif job of ``job`` in the shared pool (shared with sessions asking the same)."""
+    def _submit_motifs(self, job, attribution_job_key, priority: float | None = None):
+        """The motif job of ``job`` in the shared pool (shared with sessions asking the same);
+        ``priority``: its place in the queue (default: now; see :class:`SharedExecutor
+        <explorer.ui.jobs.SharedExecutor>`)."""
         s = self.state
         return shared_executor().submit(self._motif_key(attribution_job_key),
-                                        lambda progress, on_chunk: s.run_motifs(job))
+                                        lambda progress, on_chunk: s.run_motifs(job), priority=priority)
 
     def show_kept(self) -> bool:
         """Show the result of the inputs now if this server keeps it (the map and its motifs,
@@ -735,6 +737,9 @@ class Explorer(pn.viewable.Viewer):
         s.say("")  # the last job's words (an old error) do not stand beside a new progress bar
         self._set_busy(True, f"Computing {METHOD_LABELS[method]} for {s.task}...")
         t0 = time.perf_counter()
+        # both jobs of this request queue by the time it was made: a page's motifs come before
+        # the maps that later pages asked for (see explorer.ui.jobs)
+        asked = time.monotonic()
         chunks = job.chunks  # appended to by the worker thread (list.append is atomic), read on the loop
         view = s.view_indices()
         # this session's key of the result, and the key shared with every session asking the same
@@ -743,7 +748,7 @@ class Explorer(pn.viewable.Viewer):
             ticket = shared_executor().submit(
                 shared_key, lambda shared_progress, on_chunk: s.run_job(method, shared_progress, on_chunk=on_chunk,
                                                                         view=view),
-                progress=progress, on_chunk=lambda a, b, v: chunks.append((a, b, v)))
+                progress=progress, on_chunk=lambda a, b, v: chunks.append((a, b, v)), priority=asked)
             result = await self._await(ticket, generation, t0)
             job.partial = None
             if result is None:
@@ -753,7 +758,7 @@ class Explorer(pn.viewable.Viewer):
             self.progress_text.object = "Calling seqlets and matching them with the motif database..."
             self.progress.value = 100
             try:
-                result = await self._await(self._submit_motifs(result, shared_key), generation)
+                result = await self._await(self._submit_motifs(result, shared_key, priority=asked), generation)
             except Exception as exc:  # noqa: BLE001 - the map is shown; the motif step says what failed
                 s.report_error(s.motif_action(), exc)
                 return

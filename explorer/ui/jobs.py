@@ -24,6 +24,12 @@ never copied: nobody may change them (the app replaces, it does not mutate).
 :class:`Debouncer` starts a session's computation after its inputs stopped changing for a
 short delay, so a run of widget events starts one job, not one per event.
 
+Queued jobs run in the order of their *priority*, the smallest first: by default the time
+they were submitted (first come, first served), and in the app the time the session asked
+for its result, which the session's second job (seqlets and motif matches) keeps. So with
+eight pages asking at once, the first page gets its map *and* its motifs before the later
+pages' maps are computed, instead of every page waiting until every map is done.
+
 Nothing here imports panel: the module is usable and tested without a server.
 """
 
@@ -33,19 +39,25 @@ import asyncio
 import ctypes
 import gc
 import hashlib
+import heapq
+import itertools
 import os
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from typing import Any, Callable, Hashable
 
 __all__ = ["SharedExecutor", "Ticket", "Debouncer", "shared_executor", "attribution_key", "motif_key",
-           "release_memory", "DEFAULT_WORKERS", "DEBOUNCE_SECONDS", "KEPT_RESULTS"]
+           "release_memory", "release_memory_soon", "DEFAULT_WORKERS", "DEBOUNCE_SECONDS", "KEPT_RESULTS",
+           "RELEASE_DELAY_SECONDS"]
 
 #: worker threads of the served app when ``$EXPLORER_WORKERS`` is not set
 DEFAULT_WORKERS = 2
 #: quiet time after the last input change before a computation starts on its own, in seconds
 DEBOUNCE_SECONDS = 0.6
+#: quiet time after the last page closed before the server collects garbage, in seconds
+RELEASE_DELAY_SECONDS = 2.0
 #: finished results the server keeps by key (the newest; a few MB at most for 5 kb windows)
 KEPT_RESULTS = 16
 
@@ -93,7 +105,12 @@ class _SharedJob:
         self.chunks: list[tuple] = []
         self.fraction = 0.0
         self.cancelled = False
-        self.pool_future: Future | None = None
+        self.started = False
+        #: the job's own outcome (set by the worker that runs it; cancelled while queued)
+        self.outcome: Future = Future()
+        #: queue order: the smallest runs first (see :meth:`SharedExecutor.submit`)
+        self.priority = 0.0
+        self.work: Callable | None = None
         #: submitted under a key (None: a private job, never kept)
         self.shared = True
 
@@ -120,22 +137,22 @@ class _SharedJob:
     def run(self, work: Callable) -> Any:
         return work(self.progress, self.on_chunk)
 
-    def finished(self, pool_future: Future) -> None:
+    def finished(self, outcome: Future) -> None:
         with self.executor._lock:
             if self.executor._jobs.get(self.key) is self:
                 del self.executor._jobs[self.key]
             # a job that ran to its end made the right result, even if its waiters left meanwhile
-            if self.shared and not pool_future.cancelled() and pool_future.exception() is None:
-                self.executor._keep(self.key, pool_future.result())
+            if self.shared and not outcome.cancelled() and outcome.exception() is None:
+                self.executor._keep(self.key, outcome.result())
             waiters, self.waiters = list(self.waiters), []
         for ticket in waiters:
             try:
-                if pool_future.cancelled():
+                if outcome.cancelled():
                     ticket.future.cancel()
-                elif pool_future.exception() is not None:
-                    ticket.future.set_exception(pool_future.exception())
+                elif outcome.exception() is not None:
+                    ticket.future.set_exception(outcome.exception())
                 else:
-                    ticket.future.set_result(pool_future.result())
+                    ticket.future.set_result(outcome.result())
             except InvalidStateError:  # the waiter cancelled its future meanwhile
                 pass
 
@@ -146,7 +163,7 @@ class SharedExecutor:
     Parameters
     ----------
     max_workers : int
-        Jobs run at once; the rest wait in the queue (first come, first served).
+        Jobs run at once; the rest wait in the queue, the smallest priority first.
     keep : int
         Finished results kept by key (the newest ``keep``; 0 keeps none).
     """
@@ -162,11 +179,16 @@ class SharedExecutor:
         self.pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="explorer-job")
         self._lock = threading.RLock()
         self._jobs: dict[Hashable, _SharedJob] = {}
+        #: queued jobs as (priority, order of arrival, job); an entry whose priority is no
+        #: longer its job's (a joiner moved the job up) is stale and skipped
+        self._queue: list[tuple[float, int, _SharedJob]] = []
+        self._arrivals = itertools.count()
         #: jobs started (not joined) since the executor was made
         self.started = 0
 
     def submit(self, key: Hashable | None, work: Callable[[Callable, Callable], Any], *,
-               progress: Callable[[float], Any] | None = None, on_chunk: Callable | None = None) -> Ticket:
+               progress: Callable[[float], Any] | None = None, on_chunk: Callable | None = None,
+               priority: float | None = None) -> Ticket:
         """Run ``work(progress, on_chunk)`` in the pool, or join the job queued or running under ``key``.
 
         Parameters
@@ -182,6 +204,10 @@ class SharedExecutor:
         on_chunk : callable, optional
             This waiter's ``on_chunk(*chunk)``; on joining, it first receives the chunks
             already made.
+        priority : float, optional
+            Queue order, the smallest first (a :func:`time.monotonic` reading, e.g. when the
+            user asked); default: now. Joining a queued job with a smaller priority moves
+            the job up.
 
         Returns
         -------
@@ -207,11 +233,38 @@ class SharedExecutor:
             if on_chunk is not None:
                 for chunk in job.chunks:
                     on_chunk(*chunk)
+            priority = time.monotonic() if priority is None else float(priority)
             if not joined:
                 self.started += 1
-                job.pool_future = self.pool.submit(job.run, work)
-                job.pool_future.add_done_callback(job.finished)
+                job.work, job.priority = work, priority
+                job.outcome.add_done_callback(job.finished)
+                heapq.heappush(self._queue, (priority, next(self._arrivals), job))
+                self.pool.submit(self._run_next)  # one turn of a worker for each job queued
+            elif not job.started and priority < job.priority:
+                job.priority = priority
+                heapq.heappush(self._queue, (priority, next(self._arrivals), job))
         return ticket
+
+    def _run_next(self) -> None:
+        """A worker's turn: run the queued job of the smallest priority (none left: return)."""
+        with self._lock:
+            while self._queue:
+                priority, _, job = heapq.heappop(self._queue)
+                if not (job.started or job.cancelled or priority != job.priority):
+                    job.started = True
+                    break
+            else:
+                return
+        if not job.outcome.set_running_or_notify_cancel():
+            return
+        try:
+            result = job.run(job.work)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiters
+            job.outcome.set_exception(exc)
+        else:
+            job.outcome.set_result(result)
+        finally:
+            job.work = None
 
     def _detach(self, ticket: Ticket) -> None:
         job = ticket._job
@@ -224,9 +277,7 @@ class SharedExecutor:
             job.cancelled = True
             if self._jobs.get(job.key) is job:  # a new request for the key starts afresh
                 del self._jobs[job.key]
-            pool_future = job.pool_future
-        if pool_future is not None:
-            pool_future.cancel()  # only takes effect while the job is still queued
+        job.outcome.cancel()  # only takes effect while the job is still queued
 
     def kept(self, key: Hashable) -> Any | None:
         """The kept result of ``key`` (made the newest), or None."""
@@ -269,6 +320,11 @@ class SharedExecutor:
             return len(job.waiters) if job is not None else 0
 
     def shutdown(self, wait: bool = True) -> None:
+        """Stop the workers; queued jobs are cancelled (their waiters' futures too)."""
+        with self._lock:
+            queued, self._queue = [job for _, _, job in self._queue], []
+        for job in queued:
+            job.outcome.cancel()
         self.pool.shutdown(wait=wait, cancel_futures=True)
 
 
@@ -360,3 +416,24 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+_RELEASE: Debouncer | None = None
+
+
+def release_memory_soon(delay: float = RELEASE_DELAY_SECONDS) -> None:
+    """:func:`release_memory` once pages stopped closing for ``delay`` seconds (at once when no
+    event loop runs: a script, a test).
+
+    A full collection takes the server's event loop for up to a second while many sessions
+    are open; eight pages closing together then pay it once, not eight times over.
+    """
+    global _RELEASE
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        release_memory()
+        return
+    if _RELEASE is None or _RELEASE.delay != float(delay):
+        _RELEASE = Debouncer(lambda: release_memory(), delay)  # looked up when called
+    _RELEASE.request()
