@@ -386,11 +386,37 @@ def test_pages_closing_together_release_memory_once(monkeypatch):
 
     async def eight_pages_close():
         for _ in range(8):
-            jobs.release_memory_soon(delay=0.1)
+            jobs.release_memory_soon(delay=0.5)
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(1.5)
 
     run_coroutine(eight_pages_close())
     assert len(calls) == 1
-    jobs.release_memory_soon()  # no event loop: at once
+    # no event loop (a thread of its own: the browser tests leave one running in this one): at once
+    thread = threading.Thread(target=jobs.release_memory_soon)
+    thread.start()
+    thread.join()
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("motif_seconds, draws", [(0.0, [True]), (1.6, [False, True])])
+def test_the_map_is_drawn_with_its_motifs_in_one_update_unless_they_are_slow(app_pool, monkeypatch,
+                                                                             motif_seconds, draws):
+    """Each update of the attribution redraws the tracks (server and browser): a map whose
+    motifs follow within MOTIFS_WAIT_SECONDS is drawn once, with them; slower motifs come after."""
+    import explorer.ui.app as app_module
+    from explorer.ui.state import ExplorerState
+
+    monkeypatch.setattr(app_module, "MOTIFS_WAIT_SECONDS", 0.8)
+    run_motifs = ExplorerState.run_motifs
+    monkeypatch.setattr(ExplorerState, "run_motifs",
+                        lambda self, job: time.sleep(motif_seconds) or run_motifs(self, job))
+    explorer = app_module.Explorer(autorun=False)
+    s = explorer.state
+    s.method = "saliency"
+    updates = []  # for each update of the shown map: did its motifs come with it?
+    s.param.watch(lambda event: updates.append(s.motifs is not None) if event.new is not None else None,
+                  "attribution")
+    run_coroutine(explorer._run_async())
+    assert s.attribution is not None and s.motifs is not None and s.message.startswith("Done:")
+    assert updates == draws

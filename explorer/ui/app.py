@@ -44,6 +44,9 @@ REGION_PLACEHOLDER = "chrom:start-end, e.g. HUMHBB:29,211-31,210"
 MODEL_PLACEHOLDER = "a model file, or an Enformer/Borzoi folder"
 
 #: the page's fonts: the viewer's own, so nothing is fetched from a font service
+#: how long a finished map waits for its motifs before it is drawn alone, in seconds (the
+#: motif step takes a fraction of a second for a 2 kb window: one redraw instead of two)
+MOTIFS_WAIT_SECONDS = 1.0
 SYSTEM_FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 
@@ -754,17 +757,22 @@ class Explorer(pn.viewable.Viewer):
             if result is None:
                 return
             result = dataclasses.replace(result, key=own_key)
-            s.apply(result)
             self.progress_text.object = "Calling seqlets and matching them with the motif database..."
             self.progress.value = 100
+            motif_ticket = self._submit_motifs(result, shared_key, priority=asked)
+            # the map waits a moment for its motifs, so that the page redraws once, with both
+            if not await self._finished_within(motif_ticket, MOTIFS_WAIT_SECONDS) and job.current(generation):
+                s.apply(result)
             try:
-                result = await self._await(self._submit_motifs(result, shared_key, priority=asked), generation)
+                motifs = await self._await(motif_ticket, generation)
             except Exception as exc:  # noqa: BLE001 - the map is shown; the motif step says what failed
-                s.report_error(s.motif_action(), exc)
+                if job.current(generation):
+                    s.apply(result)
+                    s.report_error(s.motif_action(), exc)
                 return
-            if result is None:
+            if motifs is None:
                 return
-            s.apply(dataclasses.replace(result, key=own_key))
+            s.apply(dataclasses.replace(motifs, key=own_key))
             s.say(f"Done: {METHOD_LABELS[method]} for {s.task} in {time.perf_counter() - t0:.1f} s.", "success")
         except ex.Cancelled:
             pass  # cancel() has put the previous result back and said so
@@ -773,6 +781,12 @@ class Explorer(pn.viewable.Viewer):
         finally:
             if job.current(generation):
                 self._set_busy(False)
+
+    async def _finished_within(self, ticket, seconds: float) -> bool:
+        """Whether the job of ``ticket`` finishes (or has finished) within ``seconds``."""
+        if not ticket.future.done():
+            await asyncio.wait([self._follow(ticket)], timeout=seconds)
+        return ticket.future.done()
 
     async def _await(self, ticket, generation, t0=None):
         """Wait for the shared job of ``ticket`` while showing progress and ISM chunks; None
