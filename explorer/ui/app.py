@@ -70,6 +70,8 @@ def canvas_rendering() -> None:
     browser without GPU acceleration (a virtual machine, a remote desktop, headless Chromium)
     is emulated in software, and copying its buffer onto the page after every repaint cost
     about 7 s of browser CPU for one ISM page (measured in Chromium, tests/test_load.py).
+    The setting is HoloViews' own, for the whole process: in a notebook, the user's other
+    HoloViews plots then draw on a canvas too (``hv.renderer("bokeh").webgl = True`` undoes it).
     """
     from holoviews.plotting.bokeh import BokehRenderer
 
