@@ -43,10 +43,10 @@ REGION_PLACEHOLDER = "chrom:start-end, e.g. HUMHBB:29,211-31,210"
 #: the model box's placeholder (browser tests find the box by it)
 MODEL_PLACEHOLDER = "a model file, or an Enformer/Borzoi folder"
 
-#: the page's fonts: the viewer's own, so nothing is fetched from a font service
 #: how long a finished map waits for its motifs before it is drawn alone, in seconds (the
 #: motif step takes a fraction of a second for a 2 kb window: one redraw instead of two)
 MOTIFS_WAIT_SECONDS = 1.0
+#: the page's fonts: the viewer's own, so nothing is fetched from a font service
 SYSTEM_FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 

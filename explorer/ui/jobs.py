@@ -134,8 +134,8 @@ class _SharedJob:
             if ticket._on_chunk is not None:
                 ticket._on_chunk(*chunk)
 
-    def run(self, work: Callable) -> Any:
-        return work(self.progress, self.on_chunk)
+    def run(self) -> Any:
+        return self.work(self.progress, self.on_chunk)
 
     def finished(self, outcome: Future) -> None:
         with self.executor._lock:
@@ -258,7 +258,7 @@ class SharedExecutor:
         if not job.outcome.set_running_or_notify_cancel():
             return
         try:
-            result = job.run(job.work)
+            result = job.run()
         except BaseException as exc:  # noqa: BLE001 - handed to the waiters
             job.outcome.set_exception(exc)
         else:
@@ -434,6 +434,7 @@ def release_memory_soon(delay: float = RELEASE_DELAY_SECONDS) -> None:
     except RuntimeError:
         release_memory()
         return
-    if _RELEASE is None or _RELEASE.delay != float(delay):
-        _RELEASE = Debouncer(lambda: release_memory(), delay)  # looked up when called
+    if _RELEASE is None:
+        _RELEASE = Debouncer(lambda: release_memory())  # looked up when called
+    _RELEASE.delay = float(delay)
     _RELEASE.request()
